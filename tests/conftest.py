@@ -1,0 +1,70 @@
+"""Shared fixtures: real embedded PostgreSQL and Redis servers (one each per session), a fresh migrated
+database per test, and the shared corpus through the same setting the pipeline uses."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from psycopg.conninfo import make_conninfo
+
+from rap_analyzer.config import Params, load_params
+from rap_analyzer.store import services
+from rap_analyzer.store.migrate import migrate
+
+
+@pytest.fixture(scope="session")
+def params() -> Params:
+    return load_params()
+
+
+@pytest.fixture(scope="session")
+def shared_dir(params: Params) -> Path:
+    path = params.shared_path("")
+    if not (path / "corpus").is_dir():
+        pytest.fail(f"shared data not found at {path}: set RAP_ANALYZER_SHARED_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return services.embedded_postgres_url(tmp_path_factory.mktemp("pg") / "data")
+
+
+@pytest.fixture
+def db_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh, migrated database for one test, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(pg_server_url, dbname=name)
+    with psycopg.connect(url) as conn:
+        migrate(conn)
+        conn.commit()
+    yield url
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return services.embedded_redis_url(tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture
+def redis_client(redis_server_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
