@@ -4,7 +4,7 @@ database per test, and the shared corpus through the same setting the pipeline u
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -36,18 +36,30 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def db_url(pg_server_url: str) -> Iterator[str]:
-    """A fresh, migrated database for one test, dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
+def db_factory(pg_server_url: str) -> Iterator[Callable[[], str]]:
+    """Makes fresh, migrated databases for one test (several when a test compares runs); drops them after."""
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        url = make_conninfo(pg_server_url, dbname=name)
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+            conn.commit()
+        return url
+
+    yield make
     with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(pg_server_url, dbname=name)
-    with psycopg.connect(url) as conn:
-        migrate(conn)
-        conn.commit()
-    yield url
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        for name in names:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(db_factory: Callable[[], str]) -> str:
+    return db_factory()
 
 
 @pytest.fixture

@@ -17,11 +17,12 @@ import psycopg
 import redis
 
 from rap_analyzer.config import Params, get_secrets, load_params
+from rap_analyzer.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-class ServiceUnavailableError(RuntimeError):
+class ServiceUnavailableError(UserError):
     """A database or cache could not be reached; the message says what to set."""
 
 

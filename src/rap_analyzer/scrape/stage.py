@@ -1,0 +1,46 @@
+"""Entry point of the `scrape` stage, shared by the CLI and `notebooks/01_scrape.ipynb`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from rap_analyzer.config import Params
+from rap_analyzer.scrape.pipeline import ScrapeReport, import_items, limited, processed_set, write_outputs
+from rap_analyzer.scrape.sources import (
+    SourceError,
+    SourceItem,
+    count_source_items,
+    iter_offline_records,
+    offline_files,
+)
+from rap_analyzer.store import services
+from rap_analyzer.store.migrate import migrate
+
+
+def source_items(params: Params) -> tuple[Iterator[SourceItem | SourceError], int | None]:
+    """The configured source's songs and, when cheap to know, how many there are (for the progress bar)."""
+    scrape = params.scrape
+    if scrape.source == "genius":
+        from rap_analyzer.scrape.genius_source import iter_genius_records
+
+        return limited(iter_genius_records(params), scrape.limit), None
+    files = offline_files(params)
+    if not files:
+        raise FileNotFoundError(
+            f"no JSON files for scrape.source={scrape.source!r} under {params.shared_path('')}: "
+            "set paths.shared_dir in params.yaml or RAP_ANALYZER_SHARED_DIR to the folder holding corpus/"
+        )
+    total = count_source_items(files)
+    return limited(iter_offline_records(params), scrape.limit), min(total, scrape.limit or total)
+
+
+def run_scrape(params: Params, out_dir: Path, progress: bool = True) -> ScrapeReport:
+    items, total = source_items(params)  # fails before any connection when the source is misconfigured
+    with services.connect(params) as conn:
+        migrate(conn)
+        processed = processed_set(conn, services.redis_client(params))
+        report = import_items(items, conn, ScrapeReport(source=params.scrape.source), processed,
+                              total=total, progress=progress)
+        write_outputs(conn, report, out_dir)
+    return report
