@@ -70,9 +70,54 @@ def scrape(
     _print_json({k: v for k, v in report.to_json().items() if k != "per_artist"})
 
 
+@app.command()
+def prepare(
+    tracks: Annotated[Path, typer.Option(help="the scrape stage's parquet")] = Path("data/raw/tracks.parquet"),
+    out_dir: Annotated[Path, typer.Option(help="where train/eval parquet and dataset_info.json go")] = Path(
+        "data/processed"),
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Features, filters, labels and the artist-disjoint split."""
+    from rap_analyzer.dataset.stage import run_prepare
+
+    result = run_prepare(load_params(params_path), tracks, out_dir)
+    _print_json({"dataset_hash": result.dataset_hash, **result.info["counts"], "dropped": result.info["dropped"]})
+
+
+@app.command()
+def embed(
+    dataset_dir: Annotated[Path, typer.Option(help="the prepare stage's folder")] = Path("data/processed"),
+    out: Annotated[Path, typer.Option(help="embeddings parquet")] = Path("data/processed/embeddings.parquet"),
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Sentence embeddings of every dataset track, to parquet and pgvector (unchanged tracks are reused)."""
+    from rap_analyzer.models.embed_stage import run_embed
+
+    _print_json(run_embed(load_params(params_path), dataset_dir, out))
+
+
+@app.command()
+def baselines(
+    dataset_dir: Annotated[Path, typer.Option(help="the prepare stage's folder")] = Path("data/processed"),
+    embeddings: Annotated[Path, typer.Option(help="the embed stage's parquet")] = Path(
+        "data/processed/embeddings.parquet"),
+    reports_dir: Annotated[Path, typer.Option(help="leaderboard, metrics and plots")] = Path("reports"),
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Every baseline for every target, logged to MLflow and written to the leaderboard."""
+    from rap_analyzer.models.baselines_stage import leaderboard_frame, run_baselines_stage
+
+    results = run_baselines_stage(load_params(params_path), dataset_dir, embeddings, reports_dir)
+    columns = ["target", "model", "status", "mae", "mae_ci_low", "mae_ci_high", "rmse", "spearman"]
+    typer.echo(leaderboard_frame(results).reindex(columns=columns).to_string(index=False))
+
+
 def run() -> None:
     """Console entry point: known failures end in one clear line, not a traceback."""
+    from rap_analyzer.scrape.genius_api import ApiError
+    from rap_analyzer.scrape.resilience import CircuitOpenError
+
     try:
         app()
-    except (UserError, FileNotFoundError) as exc:
+    except (UserError, FileNotFoundError, CircuitOpenError, ApiError) as exc:
         _fail(str(exc))

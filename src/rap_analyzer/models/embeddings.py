@@ -100,3 +100,14 @@ def nearest_tracks(conn: psycopg.Connection, vector: np.ndarray, model: str, k: 
         (np.asarray(vector, dtype=np.float32), model, np.asarray(vector, dtype=np.float32), k),
     ).fetchall()
     return [(key, float(distance)) for key, distance in rows]
+
+
+def stored_embeddings(conn: psycopg.Connection, model: str) -> pd.DataFrame:
+    """What pgvector already holds for `model`: the cache that spares unchanged tracks a second embedding."""
+    register_vector(conn)
+    rows = conn.execute(
+        "SELECT t.source_key, e.text_hash, e.embedding FROM embeddings e JOIN tracks t ON t.id = e.track_id "
+        "WHERE e.model = %s", (model,),
+    ).fetchall()
+    return pd.DataFrame([(k, h, v.to_numpy().tolist()) for k, h, v in rows],
+                        columns=["source_key", "text_hash", "embedding"])

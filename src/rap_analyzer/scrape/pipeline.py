@@ -1,8 +1,8 @@
 """The `scrape` stage: records from a source, upserted into PostgreSQL in batches, exported to parquet.
 
 Resumable by construction: each batch is one transaction keyed on `source_key`, and Redis remembers which
-records (source_key plus a fingerprint of every field) are already stored, so a killed run restarted gives the same rows as an
-uninterrupted one, without duplicates, and skips the work already done.
+records (source_key plus a fingerprint of every field) are already stored, so a killed run restarted gives
+the same rows as an uninterrupted one, without duplicates, and skips the work already done.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ class CircuitBreaker:
     clock: Callable[[], float] = time.monotonic
     failures: int = 0
     opened_at: float | None = None
+    _trial_in_flight: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -58,18 +59,24 @@ class CircuitBreaker:
         return "half-open" if self.clock() - self.opened_at >= self.cooldown_s else "open"
 
     def before_call(self) -> None:
-        if self.state == "open":
-            remaining = self.cooldown_s - (self.clock() - (self.opened_at or 0.0))
-            raise CircuitOpenError(
-                f"circuit open after {self.failures} consecutive failures; retrying in {remaining:.0f} s"
-            )
+        with self._lock:
+            state = self.state
+            if state == "half-open" and not self._trial_in_flight:
+                self._trial_in_flight = True  # exactly one trial call; the others wait for its outcome
+                return
+            if state != "closed":
+                remaining = max(0.0, self.cooldown_s - (self.clock() - (self.opened_at or 0.0)))
+                raise CircuitOpenError(
+                    f"circuit open after {self.failures} consecutive failures; retrying in {remaining:.0f} s"
+                )
 
     def record_success(self) -> None:
         with self._lock:
-            self.failures, self.opened_at = 0, None
+            self.failures, self.opened_at, self._trial_in_flight = 0, None, False
 
     def record_failure(self) -> None:
         with self._lock:
+            self._trial_in_flight = False
             self.failures += 1
             if self.failures >= self.failure_threshold or self.opened_at is not None:
                 self.opened_at = self.clock()
@@ -124,13 +131,17 @@ class RetryPolicy:
             except RetryableError as exc:
                 if breaker:
                     breaker.record_failure()
-                if attempt >= self.max_retries:
+                if attempt >= self.max_retries or (breaker and breaker.state == "open"):
                     raise
                 if on_retry:
                     on_retry(attempt, exc)
                 self.sleep(self.delay(attempt, exc.retry_after))
                 attempt += 1
                 continue
+            except Exception:
+                if breaker:  # the dependency answered (404, 401...): it is up, whatever the caller thinks
+                    breaker.record_success()
+                raise
             if breaker:
                 breaker.record_success()
             return result

@@ -1,0 +1,314 @@
+"""Baselines every learned model must beat, with one interface: `fit(train_df)` then `predict(df)`.
+
+random    uniform over the train label range (seeded): the floor.
+mean      the train label mean: the bar for MAE.
+rule      a fixed, un-fitted formula over feature columns (see RULES): each matched feature becomes its
+          percentile within train (its empirical CDF, the only thing taken from train), flipped where the
+          rule says "-1", averaged into s in [0, 1], and mapped linearly onto the train label range.
+          Popularity hypothesis: catchy songs (repetitive hooks, denser rhymes, plainer vocabulary) are
+          viewed more. Year hypothesis: rap lyrics grew more repetitive and less lexically diverse over time.
+ridge_features    median-impute + StandardScaler + Ridge on the numeric feature columns.
+ridge_tfidf       TF-IDF of lyrics_clean (sublinear tf) + Ridge.
+ridge_embeddings  Ridge on sentence embeddings looked up by source_key.
+
+`run_baselines` evaluates each on eval and by artist-grouped CV on train's `fold` column; a model that
+cannot run (no embeddings, no matching feature column) is returned with status "skipped" and the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
+
+from rap_analyzer.config import BaselinesParams
+from rap_analyzer.models.metrics import mae, regression_report
+
+# Substring of a feature column name (lower case) -> direction; the first matching substring wins.
+# With rap_analyzer.features these match: repetition_ratio, the four *rhyme* rates, ttr, mattr, mtld and
+# unique_words_first_n; every matched column weighs the same in the average.
+RULES: dict[str, dict[str, int]] = {
+    "popularity": {"repet": 1, "rhyme": 1, "lexical": -1, "ttr": -1, "mtld": -1, "unique": -1},
+    "release_year": {"repet": 1, "lexical": -1, "ttr": -1, "mtld": -1, "unique": -1},
+}
+
+
+class SkipModel(Exception):
+    """The model cannot run on this input; the message is the recorded reason."""
+
+
+class Baseline:
+    name = "baseline"
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def _labelled(self, df: pd.DataFrame) -> pd.DataFrame:
+        out = df[df[self.target].notna()]
+        if out.empty:
+            raise SkipModel(f"no training rows with a {self.target} label")
+        return out
+
+    def fit(self, train: pd.DataFrame) -> Baseline:
+        raise NotImplementedError
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+
+class RandomBaseline(Baseline):
+    name = "random"
+
+    def __init__(self, target: str, seed: int) -> None:
+        super().__init__(target)
+        self.seed = seed
+
+    def fit(self, train: pd.DataFrame) -> RandomBaseline:
+        y = self._labelled(train)[self.target]
+        self.low, self.high = float(y.min()), float(y.max())
+        return self
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        return np.random.default_rng(self.seed).uniform(self.low, self.high, len(df))
+
+    def params(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+
+class MeanBaseline(Baseline):
+    name = "mean"
+
+    def fit(self, train: pd.DataFrame) -> MeanBaseline:
+        self.mean = float(self._labelled(train)[self.target].mean())
+        return self
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        return np.full(len(df), self.mean)
+
+
+def rule_columns(target: str, feature_cols: list[str]) -> dict[str, int]:
+    """The feature columns RULES applies to for `target`, with their directions."""
+    matched: dict[str, int] = {}
+    for col in feature_cols:
+        for key, sign in RULES.get(target, {}).items():
+            if key in col.lower():
+                matched[col] = sign
+                break
+    return matched
+
+
+class RuleBaseline(Baseline):
+    name = "rule"
+
+    def __init__(self, target: str, feature_cols: list[str]) -> None:
+        super().__init__(target)
+        self.rules = rule_columns(target, feature_cols)
+        if not self.rules:
+            raise SkipModel(f"no feature column matches the {target} rule keywords {list(RULES.get(target, {}))}")
+
+    def fit(self, train: pd.DataFrame) -> RuleBaseline:
+        train = self._labelled(train)
+        self.sorted_train = {c: np.sort(train[c].dropna().to_numpy(float)) for c in self.rules}
+        y = train[self.target]
+        self.low, self.high = float(y.min()), float(y.max())
+        return self
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        parts = []
+        for col, sign in self.rules.items():
+            ref = self.sorted_train[col]
+            values = df[col].to_numpy(float)
+            pct = np.searchsorted(ref, values, side="right") / max(len(ref), 1)
+            # No train values for this column: its percentile is unknown, not 0.
+            pct = np.where(np.isnan(values) | (len(ref) == 0), np.nan, pct)
+            parts.append(pct if sign > 0 else 1.0 - pct)
+        stacked = np.vstack(parts)
+        # A row with every feature missing stays NaN: a failure, not a guess.
+        counts = (~np.isnan(stacked)).sum(axis=0)
+        score = np.where(counts > 0, np.nansum(stacked, axis=0) / np.maximum(counts, 1), np.nan)
+        return self.low + (self.high - self.low) * score
+
+    def params(self) -> dict[str, Any]:
+        return {"rules": self.rules}
+
+
+class RidgeBaseline(Baseline):
+    """Shared fit/predict for the three ridge models; subclasses say how rows become a matrix."""
+
+    def __init__(self, target: str, alpha: float) -> None:
+        super().__init__(target)
+        self.alpha = alpha
+        self.model: Pipeline = self._pipeline()
+
+    def _pipeline(self) -> Pipeline:
+        raise NotImplementedError
+
+    def _inputs(self, df: pd.DataFrame) -> Any:
+        raise NotImplementedError
+
+    def fit(self, train: pd.DataFrame) -> RidgeBaseline:
+        train = self._labelled(train)
+        self.model = self._pipeline().fit(self._inputs(train), train[self.target].to_numpy(float))
+        return self
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model.predict(self._inputs(df)), dtype=float)
+
+    def params(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class RidgeFeatures(RidgeBaseline):
+    name = "ridge_features"
+
+    def __init__(self, target: str, alpha: float, feature_cols: list[str]) -> None:
+        if not feature_cols:
+            raise SkipModel("no feature columns given")
+        self.feature_cols = list(feature_cols)
+        super().__init__(target, alpha)
+
+    def _pipeline(self) -> Pipeline:
+        return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), Ridge(alpha=self.alpha))
+
+    def _inputs(self, df: pd.DataFrame) -> Any:
+        return df[self.feature_cols].to_numpy(float)
+
+    def params(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "n_features": len(self.feature_cols)}
+
+
+class RidgeTfidf(RidgeBaseline):
+    name = "ridge_tfidf"
+
+    def __init__(self, target: str, alpha: float, max_features: int) -> None:
+        self.max_features = max_features
+        super().__init__(target, alpha)
+
+    def _pipeline(self) -> Pipeline:
+        tfidf = TfidfVectorizer(max_features=self.max_features, sublinear_tf=True)
+        return make_pipeline(tfidf, Ridge(alpha=self.alpha))
+
+    def _inputs(self, df: pd.DataFrame) -> Any:
+        return df["lyrics_clean"].fillna("").astype(str).to_list()
+
+    def params(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "tfidf_max_features": self.max_features}
+
+
+class RidgeEmbeddings(RidgeBaseline):
+    name = "ridge_embeddings"
+
+    def __init__(self, target: str, alpha: float, embeddings: dict[str, np.ndarray] | None) -> None:
+        if not embeddings:
+            raise SkipModel("no embeddings given")
+        self.embeddings = embeddings
+        super().__init__(target, alpha)
+
+    def _pipeline(self) -> Pipeline:
+        return make_pipeline(Ridge(alpha=self.alpha))
+
+    def _inputs(self, df: pd.DataFrame) -> Any:
+        missing = [k for k in df["source_key"] if k not in self.embeddings]
+        if missing:
+            raise SkipModel(f"{len(missing)} of {len(df)} rows have no embedding (e.g. {missing[0]!r})")
+        return np.vstack([np.asarray(self.embeddings[k], dtype=float) for k in df["source_key"]])
+
+
+def embeddings_from_matrix(keys: list[str] | np.ndarray, matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Row i of `matrix` belongs to `keys[i]` (the layout of the embed stage's output)."""
+    if len(keys) != len(matrix):
+        raise ValueError(f"{len(keys)} keys for {len(matrix)} embedding rows; they must be aligned")
+    return {str(k): matrix[i] for i, k in enumerate(keys)}
+
+
+def embeddings_from_frame(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The embed stage's rows (source_key, embedding, ...) as the lookup RidgeEmbeddings takes."""
+    return {str(k): np.asarray(v, dtype=float) for k, v in zip(frame["source_key"], frame["embedding"], strict=True)}
+
+
+@dataclass
+class BaselineResult:
+    model: str
+    target: str
+    status: str  # "ok" or "skipped"
+    reason: str = ""
+    metrics: dict[str, float | int] = field(default_factory=dict)
+    cv_maes: list[float] = field(default_factory=list)
+    predictions: pd.DataFrame | None = None  # source_key, y_true, y_pred on eval
+    model_params: dict[str, Any] = field(default_factory=dict)
+    seconds: float = float("nan")  # CV plus the final fit and eval prediction
+
+    @property
+    def cv_mae_mean(self) -> float:
+        return float(np.mean(self.cv_maes)) if self.cv_maes else float("nan")
+
+    @property
+    def cv_mae_std(self) -> float:  # sample std over folds
+        return float(np.std(self.cv_maes, ddof=1)) if len(self.cv_maes) > 1 else float("nan")
+
+
+def make_baselines(target: str, feature_cols: list[str], embeddings: dict[str, np.ndarray] | None,
+                   params: BaselinesParams) -> list[tuple[str, Any]]:
+    """(name, factory) pairs: a factory builds a fresh model or raises SkipModel with the reason."""
+    return [
+        ("random", lambda: RandomBaseline(target, params.seed)),
+        ("mean", lambda: MeanBaseline(target)),
+        ("rule", lambda: RuleBaseline(target, feature_cols)),
+        ("ridge_features", lambda: RidgeFeatures(target, params.ridge_alpha, feature_cols)),
+        ("ridge_tfidf", lambda: RidgeTfidf(target, params.ridge_alpha, params.tfidf_max_features)),
+        ("ridge_embeddings", lambda: RidgeEmbeddings(target, params.ridge_alpha, embeddings)),
+    ]
+
+
+def _run_one(name: str, factory: Any, train: pd.DataFrame, eval_: pd.DataFrame, target: str,
+             params: BaselinesParams) -> BaselineResult:
+    try:
+        start = time.perf_counter()
+        cv_maes = []
+        folds = sorted(train["fold"].unique())
+        for fold in folds if len(folds) > 1 else []:  # one fold left after labelling: no CV possible
+            inner, held = train[train["fold"] != fold], train[train["fold"] == fold]
+            pred = factory().fit(inner).predict(held)
+            ok = np.isfinite(pred)  # failures are counted on eval; CV scores what was predicted
+            if ok.any():
+                cv_maes.append(mae(held[target].to_numpy(float)[ok], pred[ok]))
+        model = factory().fit(train)
+        pred = model.predict(eval_)
+        seconds = time.perf_counter() - start
+    except SkipModel as exc:
+        return BaselineResult(model=name, target=target, status="skipped", reason=str(exc))
+    y_true = eval_[target].to_numpy(float)
+    metrics = regression_report(y_true, pred, params.n_bootstrap, params.seed, count_failures=True)
+    predictions = pd.DataFrame({"source_key": eval_["source_key"].to_numpy(), "y_true": y_true, "y_pred": pred})
+    return BaselineResult(model=name, target=target, status="ok", metrics=metrics, cv_maes=cv_maes,
+                          predictions=predictions, model_params=model.params(), seconds=seconds)
+
+
+def run_baselines(train: pd.DataFrame, eval_: pd.DataFrame, target: str, feature_cols: list[str],
+                  embeddings: dict[str, np.ndarray] | None, params: BaselinesParams) -> list[BaselineResult]:
+    """Every baseline for `target`: eval metrics, grouped-fold CV MAE on train, eval predictions."""
+    for name, frame in (("train", train), ("eval", eval_)):
+        if target not in frame.columns:
+            raise ValueError(f"{name} has no {target!r} column; run the prepare stage first")
+    if "fold" not in train.columns:
+        raise ValueError("train has no 'fold' column; build it with rap_analyzer.dataset.build_dataset")
+    train = train[train[target].notna()].reset_index(drop=True)
+    eval_ = eval_[eval_[target].notna()].reset_index(drop=True)
+    if train.empty or eval_.empty:
+        raise ValueError(f"no labelled {target} rows in train ({len(train)}) or eval ({len(eval_)})")
+    results = []
+    for name, factory in tqdm(make_baselines(target, feature_cols, embeddings, params), desc=f"baselines {target}"):
+        results.append(_run_one(name, factory, train, eval_, target, params))
+    return results

@@ -1,0 +1,59 @@
+"""Redis cache of raw LLM replies, so that re-running the evaluation costs nothing.
+
+Key: `llm_reply:<model>|<prompt version>|<settings>|<sha1 of the lyrics>`, where `<settings>` is a short hash
+of the prompt text and of what else changes a reply (temperature, max_tokens, json_mode, max_lyrics_chars):
+editing any of them, or the prompt without a version bump, misses the cache instead of serving stale replies.
+The endpoint is not part of the key: one model name is one model, whoever serves it.
+
+The raw reply is cached, not the parsed analysis, so a better parser re-reads old replies for free. Only
+replies are cached; transport failures (429, 5xx, timeouts) are retried on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from rap_analyzer.config import LLMParams
+from rap_analyzer.models.llm.prompt import PROMPT_VERSION, prompt_fingerprint
+from rap_analyzer.store.cache import JsonCache
+
+if TYPE_CHECKING:
+    from rap_analyzer.models.llm.records import Reply
+
+NAMESPACE = "llm_reply"
+
+
+def settings_fingerprint(params: LLMParams) -> str:
+    settings = {
+        "prompt": prompt_fingerprint(),
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+        "json_mode": params.json_mode,
+        "max_lyrics_chars": params.max_lyrics_chars,
+    }
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
+class ReplyCache:
+    def __init__(self, cache: JsonCache, params: LLMParams) -> None:
+        self.cache = cache
+        self.settings = settings_fingerprint(params)
+
+    @classmethod
+    def from_client(cls, client: object, params: LLMParams) -> ReplyCache:
+        return cls(JsonCache(client, NAMESPACE), params)  # type: ignore[arg-type]
+
+    def key(self, model: str, lyrics_sha1: str) -> str:
+        return f"{model}|{PROMPT_VERSION}|{self.settings}|{lyrics_sha1}"
+
+    def get(self, model: str, lyrics_sha1: str) -> Reply | None:
+        from rap_analyzer.models.llm.records import Reply
+
+        value = self.cache.get(self.key(model, lyrics_sha1))
+        return None if value is None else Reply(**value)
+
+    def set(self, model: str, lyrics_sha1: str, reply: Reply) -> None:
+        self.cache.set(self.key(model, lyrics_sha1), asdict(reply))

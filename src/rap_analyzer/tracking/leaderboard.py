@@ -1,0 +1,109 @@
+"""The baseline leaderboard (Markdown), DVC metrics (JSON per target) and DVC-plots prediction CSVs.
+
+reports/metrics/<target>.json holds {model: {metric: value}} for the models that ran; undefined values
+(Spearman of a constant prediction, CV std of one fold) are null, since JSON has no NaN.
+reports/plots/predictions_<target>.csv is wide: source_key, y_true and one column per model, so that a
+DVC plot can draw every model against `y_true` from one file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rap_analyzer.models.baselines import BaselineResult
+
+JSON_KEYS = ("n", "n_failed", "mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high")
+
+
+def _num(value: Any) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    value = _num(value)
+    if value is None:
+        return "—"
+    return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
+
+
+def metrics_dict(results: Iterable[BaselineResult]) -> dict[str, dict[str, float | int | None]]:
+    out = {}
+    for r in results:
+        if r.status != "ok":
+            continue
+        row = {k: _num(r.metrics.get(k)) for k in JSON_KEYS}
+        row["cv_mae_mean"] = _num(r.cv_mae_mean)
+        row["cv_mae_std"] = _num(r.cv_mae_std)
+        out[r.model] = row
+    return out
+
+
+def _table(results: list[BaselineResult]) -> list[str]:
+    lines = [
+        "| model | n | MAE | 95% CI (MAE) | RMSE | Spearman | CV MAE (mean ± std) | failed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    ok = sorted((r for r in results if r.status == "ok"), key=lambda r: float(r.metrics["mae"]))
+    for r in ok:
+        m = r.metrics
+        cv = f"{_fmt(r.cv_mae_mean)} ± {_fmt(r.cv_mae_std)} ({len(r.cv_maes)} folds)" if r.cv_maes else "—"
+        lines.append(
+            f"| {r.model} | {m['n']} | {_fmt(m['mae'])} | {_fmt(m['mae_ci_low'])} – {_fmt(m['mae_ci_high'])} "
+            f"| {_fmt(m['rmse'])} | {_fmt(m['spearman'])} | {cv} | {m['n_failed']} |"
+        )
+    for r in results:
+        if r.status != "ok":
+            lines.append(f"| {r.model} | skipped: {r.reason.replace('|', '/')} | | | | | | |")
+    return lines
+
+
+def predictions_wide(results: Iterable[BaselineResult]) -> pd.DataFrame:
+    """source_key, y_true, then one prediction column per model that ran."""
+    frames = [r.predictions.set_index("source_key") for r in results
+              if r.status == "ok" and r.predictions is not None]
+    models = [r.model for r in results if r.status == "ok" and r.predictions is not None]
+    if not frames:
+        return pd.DataFrame(columns=["source_key", "y_true"])
+    # Every model predicts the same eval rows; concat keeps the first model's row order.
+    y_true = pd.concat([f["y_true"] for f in frames], axis=1).bfill(axis=1).iloc[:, 0].rename("y_true")
+    preds = [f["y_pred"].rename(m) for f, m in zip(frames, models, strict=True)]
+    return pd.concat([y_true, *preds], axis=1).rename_axis("source_key").reset_index()
+
+
+def write_leaderboard(results: Iterable[BaselineResult], path_md: str | Path, metrics_json_dir: str | Path,
+                      plots_dir: str | Path | None = None, dataset_hash: str | None = None) -> dict[str, Path]:
+    """Write the leaderboard, one metrics JSON and one predictions CSV per target; returns the paths."""
+    results = list(results)
+    path_md, metrics_json_dir = Path(path_md), Path(metrics_json_dir)
+    plots_dir = Path(plots_dir) if plots_dir is not None else path_md.parent / "plots"
+    for folder in (path_md.parent, metrics_json_dir, plots_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    targets = list(dict.fromkeys(r.target for r in results))
+    lines = ["# Baseline leaderboard", ""]
+    if dataset_hash:
+        lines += [f"Dataset hash: `{dataset_hash}`", ""]
+    lines += ["Eval split (held-out artists); MAE/RMSE in target units; 95% CI by bootstrap over eval tracks;",
+              "CV = artist-grouped folds inside train. Sorted by eval MAE.", ""]
+    written: dict[str, Path] = {"leaderboard": path_md}
+    for target in targets:
+        subset = [r for r in results if r.target == target]
+        lines += [f"## {target}", "", *_table(subset), ""]
+        json_path = metrics_json_dir / f"{target}.json"
+        json_path.write_text(json.dumps(metrics_dict(subset), indent=2) + "\n")
+        csv_path = plots_dir / f"predictions_{target}.csv"
+        predictions_wide(subset).to_csv(csv_path, index=False)
+        written[f"metrics_{target}"] = json_path
+        written[f"predictions_{target}"] = csv_path
+    path_md.write_text("\n".join(lines))
+    return written

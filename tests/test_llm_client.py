@@ -1,0 +1,177 @@
+"""`LLMClient` against a loopback OpenAI-compatible server that replays scripted replies: retries with the
+delays they should have, fatal authentication errors, JSON-mode fallback and the failure accounting."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+from http_replay import ReplayServer, Response
+
+from rap_analyzer.config import LLMParams, Secrets
+from rap_analyzer.models.llm.client import LLMClient, resolve_endpoint
+from rap_analyzer.models.llm.records import LLMAuthError, LLMFatalError, analyze
+from rap_analyzer.scrape.resilience import RateLimiter, RetryPolicy
+
+CHAT = "/v1/chat/completions"
+KEY = "sk-test-do-not-log-0123456789"
+LYRICS = "Started from the corner, now the whole block knows\nEvery verse I write is how the story goes"
+VALID = {
+    "themes": ["ambition"], "mood": "proud", "rhyme_scheme": "couplets", "flow": "steady",
+    "complexity": 5, "lyrical_quality": 6, "commercial_potential": 8, "estimated_release_year": 2011,
+    "explicitness": "mild", "language": "en",
+}
+
+
+def completion(content: str, prompt_tokens: int = 120, completion_tokens: int = 40) -> Response:
+    return Response(200, {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "test-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    })
+
+
+def error(status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, {"error": {"message": f"error {status} for key {KEY[:8]}...", "type": "x"}},
+                    headers or {})
+
+
+class Recorder:
+    """Injected sleep: records the delays instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def make_client(server: ReplayServer, sleeps: Recorder, max_retries: int = 3, **params: Any) -> LLMClient:
+    llm = LLMParams(backend="openai", model="test-model", max_retries=max_retries, **params)
+    retry = RetryPolicy(max_retries=max_retries, base_delay_s=0.5, sleep=sleeps, rng=random.Random(0))
+    limiter = RateLimiter(60_000, sleep=sleeps)
+    return LLMClient(llm, f"{server.url}/v1", KEY, retry=retry, limiter=limiter)
+
+
+def bodies(server: ReplayServer) -> list[dict[str, Any]]:
+    return [json.loads(r.body) for r in server.requests_to(CHAT)]
+
+
+def test_reply_with_think_block_parses_and_is_accounted() -> None:
+    sleeps = Recorder()
+    content = "<think>The user wants a JSON analysis.</think>\n```json\n" + json.dumps(VALID) + "\n```"
+    with ReplayServer({CHAT: completion(content, 150, 60)}) as server:
+        record = analyze(make_client(server, sleeps), LYRICS, 1500)
+        sent = bodies(server)
+    assert record.ok and record.analysis == VALID and record.failure is None
+    assert (record.tokens_in, record.tokens_out, record.attempts, record.cached) == (150, 60, 1, False)
+    assert record.raw_reply == content and record.json_mode is True and record.latency_s > 0
+    assert len(sent) == 1 and sent[0]["response_format"] == {"type": "json_object"}
+    assert sent[0]["model"] == "test-model" and sent[0]["temperature"] == 0.0 and sent[0]["max_tokens"] == 400
+    headers = {k.lower(): v for k, v in server.requests_to(CHAT)[0].headers.items()}
+    assert headers["authorization"] == f"Bearer {KEY}"
+    assert sleeps.delays == []
+
+
+def test_429_honours_retry_after() -> None:
+    sleeps = Recorder()
+    with ReplayServer({CHAT: [error(429, {"Retry-After": "7"}), completion(json.dumps(VALID))]}) as server:
+        record = analyze(make_client(server, sleeps), LYRICS, 1500)
+        assert len(server.requests_to(CHAT)) == 2
+    assert record.ok and record.attempts == 2
+    assert sleeps.delays == [7.0]
+
+
+def test_5xx_retried_with_exponential_backoff() -> None:
+    sleeps = Recorder()
+    with ReplayServer({CHAT: [error(500), error(503), completion(json.dumps(VALID))]}) as server:
+        record = analyze(make_client(server, sleeps), LYRICS, 1500)
+        assert len(server.requests_to(CHAT)) == 3
+    assert record.ok and record.attempts == 3
+    # equal jitter: attempt k waits in [base·2^k / 2, base·2^k]
+    assert len(sleeps.delays) == 2
+    assert 0.25 <= sleeps.delays[0] <= 0.5 and 0.5 <= sleeps.delays[1] <= 1.0
+
+
+def test_retries_exhausted_is_a_recorded_failure() -> None:
+    sleeps = Recorder()
+    with ReplayServer({CHAT: error(500)}) as server:
+        record = analyze(make_client(server, sleeps, max_retries=2), LYRICS, 1500)
+        assert len(server.requests_to(CHAT)) == 3
+    assert not record.ok and record.failure == "server_error" and record.attempts == 3
+    assert record.analysis is None and record.latency_s is None and record.tokens_in is None
+    assert len(sleeps.delays) == 2
+
+
+def test_timeout_is_retried_then_recorded() -> None:
+    sleeps = Recorder()
+    slow = Response(200, {"never": "read"}, delay_s=1.0)
+    with ReplayServer({CHAT: slow}) as server:
+        record = analyze(make_client(server, sleeps, max_retries=1, timeout_s=0.2), LYRICS, 1500)
+        assert len(server.requests_to(CHAT)) == 2
+    assert record.failure == "timeout" and record.attempts == 2 and len(sleeps.delays) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_authentication_error_is_fatal_at_once_and_never_shows_the_key(status: int) -> None:
+    sleeps = Recorder()
+    with ReplayServer({CHAT: error(status)}) as server:
+        with pytest.raises(LLMAuthError) as info:
+            analyze(make_client(server, sleeps), LYRICS, 1500)
+        assert len(server.requests_to(CHAT)) == 1
+    message = str(info.value)
+    assert "NOVITA_API_KEY" in message and str(status) in message
+    assert KEY not in message and KEY[:8] not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert sleeps.delays == []
+
+
+def test_unknown_model_is_fatal() -> None:
+    with ReplayServer({CHAT: error(404)}) as server:
+        with pytest.raises(LLMFatalError, match=r"llm_eval\.model"):
+            analyze(make_client(server, Recorder()), LYRICS, 1500)
+        assert len(server.requests_to(CHAT)) == 1
+
+
+def test_malformed_and_out_of_range_replies_are_failures_with_the_raw_reply_kept() -> None:
+    broken = '{"themes": ["money"], "mood": "hungry", "complexity": 7'
+    out_of_range = json.dumps({**VALID, "commercial_potential": 11})
+    with ReplayServer({CHAT: [completion(broken), completion(out_of_range)]}) as server:
+        client = make_client(server, Recorder())
+        first, second = analyze(client, LYRICS, 1500), analyze(client, LYRICS, 1500)
+    assert (first.ok, first.failure, first.raw_reply, first.attempts) == (False, "invalid_json", broken, 1)
+    assert first.tokens_out == 40  # a failed parse still cost tokens
+    assert second.failure == "validation: commercial_potential out of range" and second.analysis is None
+
+
+def test_server_rejecting_json_mode_falls_back_and_remembers() -> None:
+    with ReplayServer({CHAT: [error(400), completion(json.dumps(VALID))]}) as server:
+        client = make_client(server, Recorder())
+        first, second = analyze(client, LYRICS, 1500), analyze(client, LYRICS, 1500)
+        sent = bodies(server)
+    assert first.ok and second.ok and first.json_mode is False and client.json_mode_rejected
+    assert "response_format" in sent[0] and "response_format" not in sent[1]
+    assert len(sent) == 3 and "response_format" not in sent[2]  # no second try of JSON mode
+
+
+def test_other_400_is_a_failure_and_keeps_json_mode() -> None:
+    with ReplayServer({CHAT: error(400)}) as server:
+        client = make_client(server, Recorder())
+        record = analyze(client, LYRICS, 1500)
+        assert len(server.requests_to(CHAT)) == 2
+    assert record.failure == "bad_request" and client.json_mode and not client.json_mode_rejected
+
+
+def test_endpoint_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOVITA_API_KEY", KEY)
+    no_dotenv = Secrets(_env_file=None)  # type: ignore[call-arg]
+    assert resolve_endpoint(LLMParams(backend="openai"), no_dotenv) == ("https://api.novita.ai/openai", KEY)
+    custom = LLMParams(backend="openai", base_url="http://127.0.0.1:9/v1", api_key_env="VLLM_KEY_UNSET")
+    assert resolve_endpoint(custom, no_dotenv) == ("http://127.0.0.1:9/v1", "no-key")
+    monkeypatch.delenv("NOVITA_API_KEY")
+    with pytest.raises(ValueError, match="NOVITA_API_KEY") as info:
+        resolve_endpoint(LLMParams(backend="openai"), Secrets(_env_file=None))  # type: ignore[call-arg]
+    assert "backend: local" in str(info.value)

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import pytest
+
+from rap_analyzer.scrape.resilience import (
+    CircuitBreaker,
+    CircuitOpenError,
+    RateLimiter,
+    RetryableError,
+    RetryPolicy,
+    parse_retry_after,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def failing(times: int, retry_after: float | None = None):  # noqa: ANN201
+    calls = {"n": 0}
+
+    def fn() -> str:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise RetryableError("503", retry_after=retry_after)
+        return "ok"
+
+    return fn, calls
+
+
+def test_retry_after_is_honoured_and_backoff_grows() -> None:
+    clock = FakeClock()
+    fn, calls = failing(1, retry_after=7.0)
+    assert RetryPolicy(max_retries=3, sleep=clock.sleep).call(fn) == "ok"
+    assert calls["n"] == 2 and clock.sleeps == [7.0]
+    policy = RetryPolicy(base_delay_s=1.0, max_delay_s=100.0)
+    for attempt in range(4):
+        assert 2**attempt / 2 <= policy.delay(attempt, None) <= 2**attempt
+
+
+def test_retries_stop_at_the_limit_with_the_last_error() -> None:
+    clock = FakeClock()
+    fn, calls = failing(10)
+    with pytest.raises(RetryableError):
+        RetryPolicy(max_retries=2, sleep=clock.sleep).call(fn)
+    assert calls["n"] == 3 and len(clock.sleeps) == 2
+
+
+def test_non_retryable_errors_are_not_retried() -> None:
+    calls = {"n": 0}
+
+    def not_found() -> None:
+        calls["n"] += 1
+        raise LookupError("404")
+
+    with pytest.raises(LookupError):
+        RetryPolicy(max_retries=5, sleep=lambda s: None).call(not_found)
+    assert calls["n"] == 1
+
+
+def test_breaker_opens_fails_fast_and_half_opens_for_one_trial() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=3, cooldown_s=30.0, clock=clock)
+    policy = RetryPolicy(max_retries=10, sleep=clock.sleep)
+    fn, calls = failing(100)
+    with pytest.raises(RetryableError):
+        policy.call(fn, breaker=breaker)
+    assert calls["n"] == 3 and breaker.state == "open"  # stopped retrying once the breaker opened
+    with pytest.raises(CircuitOpenError):
+        policy.call(fn, breaker=breaker)
+    assert calls["n"] == 3  # failed fast, no call made
+    clock.now += 30.0
+    assert breaker.state == "half-open"
+    breaker.before_call()  # the one trial call is let through...
+    with pytest.raises(CircuitOpenError):
+        breaker.before_call()  # ...and nobody else until it reports
+    breaker.record_success()
+    assert breaker.state == "closed"
+
+
+def test_a_failed_trial_opens_the_breaker_again() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_s=5.0, clock=clock)
+    breaker.record_failure()
+    clock.now += 5.0
+    breaker.before_call()
+    breaker.record_failure()
+    assert breaker.state == "open"
+
+
+def test_rate_limiter_spaces_calls() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(per_minute=120, clock=clock, sleep=clock.sleep)
+    for _ in range(4):
+        limiter.acquire()
+    assert clock.sleeps == [0.5, 0.5, 0.5]
+    with pytest.raises(ValueError, match="positive"):
+        RateLimiter(per_minute=0)
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("12") == 12.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
+    assert parse_retry_after("soon") is None
