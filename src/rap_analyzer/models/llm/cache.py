@@ -53,7 +53,10 @@ class ReplyCache:
         from rap_analyzer.models.llm.records import Reply
 
         value = self.cache.get(self.key(model, lyrics_sha1))
-        return None if value is None else Reply(**value)
+        try:
+            return None if value is None else Reply(**value)
+        except TypeError:  # written by an older Reply shape: ask again rather than guess
+            return None
 
     def set(self, model: str, lyrics_sha1: str, reply: Reply) -> None:
         self.cache.set(self.key(model, lyrics_sha1), asdict(reply))

@@ -50,6 +50,8 @@ class TransformersBackend:
         self.load_s = time.perf_counter() - started
         if not self.tokenizer.chat_template:
             raise ValueError(f"{path} has no chat template: use an instruction-tuned model")
+        pad = self.tokenizer.pad_token_id
+        self._pad_id = pad if pad is not None else self.tokenizer.eos_token_id
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -68,7 +70,7 @@ class TransformersBackend:
                 with torch.inference_mode():
                     output = self.lm.generate(
                         **encoded, max_new_tokens=self.params.max_tokens, do_sample=False,
-                        pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                        pad_token_id=self._pad_id,
                     )
             except (RuntimeError, ValueError) as exc:  # e.g. out of memory, prompt longer than the context
                 raise RequestFailure("generation_error", 1, f"{type(exc).__name__}: {exc}"[:300]) from None
