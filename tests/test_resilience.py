@@ -25,7 +25,7 @@ class FakeClock:
         self.now += seconds
 
 
-def failing(times: int, retry_after: float | None = None):  # noqa: ANN201
+def failing(times: int, retry_after: float | None = None):
     calls = {"n": 0}
 
     def fn() -> str:

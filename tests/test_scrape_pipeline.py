@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -40,7 +40,8 @@ def killed_after(items: Iterator[SourceItem | SourceError], n: int) -> Iterator[
         yield item
 
 
-def run(params: Params, conn: psycopg.Connection, client: redis.Redis, items=None) -> ScrapeReport:
+def run(params: Params, conn: psycopg.Connection, client: redis.Redis,
+        items: Iterable[SourceItem | SourceError] | None = None) -> ScrapeReport:
     items = items if items is not None else iter_offline_records(params)
     return import_items(items, conn, ScrapeReport(source="dump"), processed_set(conn, client), batch_size=8,
                         progress=False)

@@ -112,12 +112,27 @@ def baselines(
     typer.echo(leaderboard_frame(results).reindex(columns=columns).to_string(index=False))
 
 
+@app.command("llm-eval")
+def llm_eval(
+    dataset_dir: Annotated[Path, typer.Option(help="the prepare stage's folder")] = Path("data/processed"),
+    reports_dir: Annotated[Path, typer.Option(help="metrics, leaderboard and figures")] = Path("reports"),
+    out_dir: Annotated[Path, typer.Option(help="per-request records")] = Path("data/llm"),
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """The LLM baseline: structured analyses of eval lyrics, scored against the labels."""
+    from rap_analyzer.models.llm.stage import run_llm_stage
+
+    stage = run_llm_stage(load_params(params_path), dataset_dir, reports_dir, out_dir)
+    _print_json({k: v for k, v in stage.summary.items()})
+
+
 def run() -> None:
     """Console entry point: known failures end in one clear line, not a traceback."""
+    from rap_analyzer.models.llm.records import LLMFatalError
     from rap_analyzer.scrape.genius_api import ApiError
     from rap_analyzer.scrape.resilience import CircuitOpenError
 
     try:
         app()
-    except (UserError, FileNotFoundError, CircuitOpenError, ApiError) as exc:
+    except (UserError, FileNotFoundError, CircuitOpenError, ApiError, LLMFatalError) as exc:
         _fail(str(exc))

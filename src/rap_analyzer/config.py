@@ -97,6 +97,11 @@ class LLMParams(Section):
     timeout_s: float = 120.0
     max_lyrics_chars: int = 1500
     n_ctx: int = 4096
+    n_threads: int | None = None  # local llama.cpp server; None: every core
+    breaker_failures: int = 5
+    breaker_cooldown_s: float = 60.0
+    n_bootstrap: int = 1000
+    seed: int = 42
     price_per_1m_input_usd: float = 0.0
     price_per_1m_output_usd: float = 0.0
 

@@ -7,11 +7,15 @@ import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import psycopg
 from pgvector.psycopg import register_vector
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 from rap_analyzer.config import EmbedParams
 
@@ -31,7 +35,7 @@ def model_path(name: str) -> Path:
 
 
 @lru_cache(maxsize=2)
-def load_model(name: str = "all-MiniLM-L6-v2", max_seq_length: int = 256):
+def load_model(name: str = "all-MiniLM-L6-v2", max_seq_length: int = 256) -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the weights are on disk
     from sentence_transformers import SentenceTransformer
 

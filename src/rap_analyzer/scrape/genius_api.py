@@ -30,8 +30,8 @@ from lyricsgenius.utils import clean_str
 from pydantic import SecretStr
 from tqdm import tqdm
 
-from rap_analyzer.errors import UserError
 from rap_analyzer.config import ScrapeParams
+from rap_analyzer.errors import UserError
 from rap_analyzer.scrape.lyrics_page import PageLyrics, parse_lyrics_page
 from rap_analyzer.scrape.resilience import (
     CircuitBreaker,

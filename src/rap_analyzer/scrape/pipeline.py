@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psycopg
+import redis
 from tqdm.auto import tqdm
 
 from rap_analyzer.scrape.records import TrackRecord
@@ -102,7 +103,7 @@ def _processed_key(record: TrackRecord) -> str:
     return f"{record.source_key}:{fingerprint[:16]}"
 
 
-def processed_set(conn: psycopg.Connection, client) -> KeySet:
+def processed_set(conn: psycopg.Connection, client: redis.Redis) -> KeySet:
     """Per-database set, so a fresh database is never mistaken for one that already holds the songs."""
     return KeySet(client, f"rap-analyzer:scrape:processed:{track_store.instance_id(conn)}")
 

@@ -80,7 +80,7 @@ def result_metrics(result: BaselineResult) -> dict[str, float]:
 
 def log_result(result: BaselineResult, dataset_hash: str, params: dict[str, Any] | None = None,
                artifacts: Iterable[str | Path] = (), experiment: str | None = None,
-               uri: str | None = None) -> str:
+               uri: str | None = None, extra_metrics: dict[str, float] | None = None) -> str:
     """Log one model's result as a run of experiment `experiment` (default: the target); returns the run id.
 
     Skipped models get a run too, tagged `status=skipped` with the reason, so the leaderboard and MLflow
@@ -99,6 +99,7 @@ def log_result(result: BaselineResult, dataset_hash: str, params: dict[str, Any]
     try:
         all_params = {**(params or {}), **{f"model.{k}": v for k, v in result.model_params.items()}}
         metrics = result_metrics(result) if result.status == "ok" else {}
+        metrics.update({k: float(v) for k, v in (extra_metrics or {}).items() if v is not None and math.isfinite(v)})
         now_ms = int(time.time() * 1000)
         client.log_batch(
             run_id,
@@ -111,7 +112,8 @@ def log_result(result: BaselineResult, dataset_hash: str, params: dict[str, Any]
                 csv = Path(tmp) / f"predictions_{result.target}_{result.model}.csv"
                 result.predictions.to_csv(csv, index=False)
                 client.log_artifact(run_id, str(csv))
-                for png in write_plots(result.predictions, result.model, result.target, tmp):
+                pngs = write_plots(result.predictions, result.model, result.target, tmp) if metrics else []
+                for png in pngs:
                     client.log_artifact(run_id, str(png), artifact_path="plots")
             for path in artifacts:
                 client.log_artifact(run_id, str(path))

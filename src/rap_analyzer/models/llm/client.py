@@ -35,7 +35,6 @@ NOVITA_BASE_URL = "https://api.novita.ai/openai"
 DEFAULT_BASE_URLS = {"NOVITA_API_KEY": NOVITA_BASE_URL, "OPENAI_API_KEY": "https://api.openai.com/v1"}
 # Self-hosted servers (vLLM, Ollama, llama.cpp) accept any key, but the SDK insists on one.
 NO_KEY = "no-key"
-BREAKER_FAILURES, BREAKER_COOLDOWN_S = 5, 60.0
 
 
 def resolve_endpoint(params: LLMParams, secrets: Secrets | None = None) -> tuple[str, str]:
@@ -82,7 +81,7 @@ class LLMClient:
         self.model = model or params.model
         self.retry = retry or RetryPolicy(max_retries=params.max_retries)
         self.limiter = limiter or RateLimiter(params.requests_per_minute)
-        self.breaker = breaker or CircuitBreaker(BREAKER_FAILURES, BREAKER_COOLDOWN_S)
+        self.breaker = breaker or CircuitBreaker(params.breaker_failures, params.breaker_cooldown_s)
         self.json_mode = params.json_mode
         self.json_mode_rejected = False
         self._sdk = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=params.timeout_s)

@@ -1,0 +1,114 @@
+"""Entry point of the `llm_eval` stage, shared by the CLI and `notebooks/04_llm_baseline.ipynb`: the LLM reads
+a seeded sample of the eval split; its analyses go to PostgreSQL, its scores to MLflow beside the baselines,
+and a leaderboard compares every model on the same tracks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rap_analyzer.config import LLMParams, Params
+from rap_analyzer.models.baselines import BaselineResult
+from rap_analyzer.models.llm.backends import open_backend
+from rap_analyzer.models.llm.cache import ReplyCache
+from rap_analyzer.models.llm.evaluate import COMPARISONS, run_llm_eval
+from rap_analyzer.models.llm.prompt import PROMPT_VERSION
+from rap_analyzer.models.llm.store import store_analyses
+from rap_analyzer.models.metrics import regression_report
+from rap_analyzer.store import services
+from rap_analyzer.store.migrate import migrate
+from rap_analyzer.tracking.comparison import compare_on_subset, write_comparison
+from rap_analyzer.tracking.mlflow_log import log_result
+
+
+@dataclass
+class LLMStageResult:
+    records: pd.DataFrame
+    summary: dict[str, Any]
+    results: list[BaselineResult]
+    comparison: dict[str, pd.DataFrame]
+
+
+def select_rows(dataset_dir: Path, params: LLMParams) -> pd.DataFrame:
+    """The eval split (or a seeded sample of `eval_limit` tracks) plus an optional seeded train sample."""
+    eval_ = pd.read_parquet(dataset_dir / "eval.parquet").sort_values("source_key", ignore_index=True)
+    if params.eval_limit is not None and params.eval_limit < len(eval_):
+        eval_ = eval_.sample(n=params.eval_limit, random_state=params.seed).sort_values("source_key")
+    frames = [eval_.assign(split="eval")]
+    if params.train_sample:
+        train = pd.read_parquet(dataset_dir / "train.parquet")
+        frames.append(train.sample(n=min(params.train_sample, len(train)), random_state=params.seed)
+                      .sort_values("source_key").assign(split="train"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def as_results(records: pd.DataFrame, rows: pd.DataFrame, model: str, params: LLMParams) -> list[BaselineResult]:
+    """The LLM's eval scores in the baselines' shape; an unparseable reply is a failure, never a number."""
+    results = []
+    is_eval = (rows["split"] == "eval").to_numpy()
+    for pred, label, _ in COMPARISONS:
+        predictions = pd.DataFrame({
+            "source_key": records.loc[is_eval, "source_key"].to_numpy(),
+            "y_true": records.loc[is_eval, label].to_numpy(dtype=float),
+            "y_pred": pd.to_numeric(records.loc[is_eval, pred], errors="coerce").where(
+                records.loc[is_eval, "ok"].astype(bool)).to_numpy(dtype=float),
+        })
+        name = f"llm:{model}"
+        scorable = np.isfinite(predictions["y_pred"]) & np.isfinite(predictions["y_true"])
+        if not scorable.any():
+            results.append(BaselineResult(name, label, "skipped", "no reply could be parsed into a score",
+                                          predictions=predictions))
+            continue
+        metrics = regression_report(predictions["y_true"], predictions["y_pred"], params.n_bootstrap, params.seed,
+                                    count_failures=True)
+        results.append(BaselineResult(name, label, "ok", metrics=metrics, predictions=predictions,
+                                      model_params={"prompt_version": PROMPT_VERSION}))
+    return results
+
+
+def run_llm_stage(params: Params, dataset_dir: Path, reports_dir: Path, out_dir: Path,
+                  mlflow_uri: str | None = None, progress: bool = True) -> LLMStageResult:
+    llm = params.llm_eval
+    rows = select_rows(dataset_dir, llm)
+    info = json.loads((dataset_dir / "dataset_info.json").read_text())
+    cache = ReplyCache.from_client(services.redis_client(params), llm)
+    with open_backend(llm) as backend:
+        records, summary = run_llm_eval(rows, llm, backend, cache, n_bootstrap=llm.n_bootstrap, seed=llm.seed,
+                                        progress=progress)
+        model = backend.model
+    records.insert(1, "split", rows["split"].to_numpy())
+    with services.connect(params) as conn:
+        migrate(conn)
+        summary["analyses_stored"] = store_analyses(conn, records, analyzer=f"llm:{model}",
+                                                    model_version=PROMPT_VERSION)
+        conn.commit()
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records.to_parquet(out_dir / "llm_records.parquet", index=False)
+    (reports_dir / "metrics").mkdir(parents=True, exist_ok=True)
+    (reports_dir / "metrics" / "llm_eval.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+
+    results = as_results(records, rows, model, llm)
+    operational = {k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    logged_params = {k: v for k, v in llm.model_dump().items() if "key" not in k}
+    for result in results:
+        log_result(result, info["dataset_hash"], logged_params, artifacts=[reports_dir / "metrics" / "llm_eval.json"],
+                   uri=mlflow_uri, extra_metrics={k: v for k, v in operational.items() if not k.startswith(
+                       ("popularity_", "year_"))})
+
+    comparison = {}
+    for result in results:
+        baseline_csv = reports_dir / "plots" / f"predictions_{result.target}.csv"
+        if baseline_csv.exists() and result.predictions is not None:
+            comparison[result.target] = compare_on_subset(pd.read_csv(baseline_csv), result.predictions,
+                                                          result.model, llm.n_bootstrap, llm.seed)
+    note = (f"LLM `{model}` (backend `{llm.backend}`, prompt {PROMPT_VERSION}) on {int(summary['n'])} eval tracks, "
+            f"success rate {summary['success_rate']:.0%}; every model scored on those tracks. Failures are "
+            "unparseable or invalid replies: they are counted, never given a score.")
+    write_comparison(comparison, reports_dir / "leaderboard.md", note)
+    return LLMStageResult(records, summary, results, comparison)
