@@ -1,7 +1,7 @@
-"""Tracks/second for phonetic + lexical feature extraction on the cleaned rap catalog, one process, no cache.
-Goal: hundreds of tracks/s on one core.
+"""Tracks/second on the cleaned rap catalog, no cache: phonetic + lexical features (one process; goal:
+hundreds of tracks/s on one core) and all-MiniLM-L6-v2 sentence embeddings (torch on every core).
 
-    .venv/bin/python bench/features.py [--n-tracks N]
+    .venv/bin/python bench/features.py [--n-tracks N] [--n-embed N]
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import time
 
+import torch
+
 from rap_analyzer.config import load_params
 from rap_analyzer.features import features_frame
 from rap_analyzer.features.phonetics import cmu_dict, word_sound
+from rap_analyzer.models.embeddings import embed_texts, load_model
 from rap_analyzer.scrape.sources import SourceItem, iter_catalog_records
 
 
@@ -44,15 +47,29 @@ def bench_features(n_tracks: int) -> float:
     return len(frame) / elapsed
 
 
+def bench_embeddings(n_tracks: int) -> float:
+    """Tracks/s of the embed stage's encoder over `n_tracks` catalog songs (model load not counted)."""
+    params = load_params()
+    texts = catalog_texts(n_tracks)
+    load_model(params.embed.model, params.embed.max_seq_length)
+    started = time.perf_counter()
+    vectors = embed_texts(texts, params.embed, progress=False)
+    return len(vectors) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n-tracks", type=int, default=1000)
+    parser.add_argument("--n-embed", type=int, default=256)
     args = parser.parse_args()
     started = time.perf_counter()
     cmu_dict()
     print(f"CMU dictionary load: {time.perf_counter() - started:.2f} s")
     rate = bench_features(args.n_tracks)
     print(f"features, {args.n_tracks} tracks: {rate:.0f} tracks/s (goal: hundreds on one core)")
+    rate = bench_embeddings(args.n_embed)
+    print(f"embeddings, {args.n_embed} tracks: {rate:.1f} tracks/s ({torch.get_num_threads()} torch threads, "
+          f"max_seq_length {load_params().embed.max_seq_length})")
 
 
 if __name__ == "__main__":

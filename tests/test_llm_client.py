@@ -13,6 +13,7 @@ from http_replay import ReplayServer, Response
 from rap_analyzer.config import LLMParams, Secrets
 from rap_analyzer.models.llm.client import LLMClient, resolve_endpoint
 from rap_analyzer.models.llm.records import LLMAuthError, LLMFatalError, analyze
+from rap_analyzer.models.llm.schema import Analysis, decoding_schema
 from rap_analyzer.scrape.resilience import RateLimiter, RetryPolicy
 
 CHAT = "/v1/chat/completions"
@@ -175,3 +176,18 @@ def test_endpoint_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="NOVITA_API_KEY") as info:
         resolve_endpoint(LLMParams(backend="openai"), Secrets(_env_file=None))  # type: ignore[call-arg]
     assert "backend: local" in str(info.value)
+
+
+def test_response_schema_is_sent_and_admits_exactly_valid_analyses() -> None:
+    schema = decoding_schema()
+    assert set(schema["required"]) == set(Analysis.model_fields)
+    for score in schema["properties"]["commercial_potential"]["enum"]:
+        Analysis.model_validate({**VALID, "commercial_potential": score})
+    for year in schema["properties"]["estimated_release_year"]["enum"][:: 25]:
+        Analysis.model_validate({**VALID, "estimated_release_year": year})
+    with ReplayServer({CHAT: completion(json.dumps(VALID))}) as server:
+        client = make_client(server, Recorder())
+        client.response_schema = schema
+        assert analyze(client, LYRICS, 1500).ok
+        (sent,) = bodies(server)
+    assert sent["response_format"] == {"type": "json_object", "schema": schema}

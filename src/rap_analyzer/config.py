@@ -88,6 +88,7 @@ class LLMParams(Section):
     temperature: float = 0.0
     max_tokens: int = 400
     json_mode: bool = True
+    schema_decoding: bool = True  # local backend: llama.cpp constrains decoding to the analysis schema
     prompt_version: str = "v1"
     eval_limit: int | None = 40
     train_sample: int = 0

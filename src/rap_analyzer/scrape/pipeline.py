@@ -35,6 +35,7 @@ class ScrapeReport:
     failures: list[dict[str, object]] = field(default_factory=list)
     per_artist: Counter[str] = field(default_factory=Counter)
     stored_keys: list[str] = field(default_factory=list)
+    spotify: dict[str, int] | None = None  # counts of the Spotify enrichment, when enabled
     seconds: float = 0.0
 
     def to_json(self) -> dict:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rap_analyzer.config import Params
+from rap_analyzer.scrape.enrich import enrich_tracks
 from rap_analyzer.scrape.pipeline import ScrapeReport, import_items, limited, processed_set, write_outputs
 from rap_analyzer.scrape.sources import (
     SourceError,
@@ -14,6 +15,7 @@ from rap_analyzer.scrape.sources import (
     iter_offline_records,
     offline_files,
 )
+from rap_analyzer.scrape.spotify import SpotifyEnricher
 from rap_analyzer.store import services
 from rap_analyzer.store.migrate import migrate
 
@@ -35,12 +37,17 @@ def source_items(params: Params) -> tuple[Iterator[SourceItem | SourceError], in
     return limited(iter_offline_records(params), scrape.limit), min(total, scrape.limit or total)
 
 
-def run_scrape(params: Params, out_dir: Path, progress: bool = True) -> ScrapeReport:
+def run_scrape(params: Params, out_dir: Path, progress: bool = True,
+               enricher: SpotifyEnricher | None = None) -> ScrapeReport:
     items, total = source_items(params)  # fails before any connection when the source is misconfigured
+    if params.scrape.spotify_enrich and enricher is None:
+        enricher = SpotifyEnricher.from_settings(params.scrape)  # missing credentials: stop before any work
     with services.connect(params) as conn:
         migrate(conn)
         processed = processed_set(conn, services.redis_client(params))
         report = import_items(items, conn, ScrapeReport(source=params.scrape.source), processed,
                               total=total, progress=progress)
+        if enricher is not None:
+            report.spotify = enrich_tracks(conn, enricher, report.stored_keys, progress)
         write_outputs(conn, report, out_dir)
     return report

@@ -16,6 +16,7 @@ from rap_analyzer.config import LLMParams, Secrets
 from rap_analyzer.models.llm.client import NO_KEY, LLMClient
 from rap_analyzer.models.llm.local_server import local_llama_server
 from rap_analyzer.models.llm.records import Backend
+from rap_analyzer.models.llm.schema import decoding_schema
 
 
 @contextmanager
@@ -36,6 +37,8 @@ def open_backend(params: LLMParams, secrets: Secrets | None = None) -> Iterator[
         with local_llama_server(gguf, n_ctx=params.n_ctx, n_threads=params.n_threads or os.cpu_count()) as server:
             client = LLMClient(params, server.base_url, NO_KEY, model=server.model)
             client.kind = "local"
+            if params.schema_decoding:
+                client.response_schema = decoding_schema()
             try:
                 yield client
             finally:

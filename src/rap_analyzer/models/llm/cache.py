@@ -32,6 +32,7 @@ def settings_fingerprint(params: LLMParams) -> str:
         "temperature": params.temperature,
         "max_tokens": params.max_tokens,
         "json_mode": params.json_mode,
+        "schema_decoding": params.schema_decoding and params.backend == "local",
         "max_lyrics_chars": params.max_lyrics_chars,
     }
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]

@@ -6,7 +6,9 @@ The SDK's own retries are off (`max_retries=0`): our `RetryPolicy` retries 429 (
 
 JSON mode: with `json_mode` the request carries `response_format={"type": "json_object"}`. A server that
 rejects it with 400 is asked again without it; if that works, JSON mode stays off for the rest of the run and
-`json_mode_rejected` is set (and each record's `json_mode` says which way its reply was produced).
+`json_mode_rejected` is set (and each record's `json_mode` says which way its reply was produced). With
+`response_schema` set (the local llama.cpp backend, `llm_eval.schema_decoding`), the JSON object is also held
+to the analysis schema during decoding.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class LLMClient:
         self.breaker = breaker or CircuitBreaker(params.breaker_failures, params.breaker_cooldown_s)
         self.json_mode = params.json_mode
         self.json_mode_rejected = False
+        self.response_schema: dict[str, Any] | None = None
         self._sdk = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=params.timeout_s)
 
     @classmethod
@@ -127,6 +130,8 @@ class LLMClient:
         }
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
+            if self.response_schema is not None:  # llama.cpp's extension: decoding follows the schema
+                kwargs["response_format"]["schema"] = self.response_schema
         started = time.perf_counter()
         try:
             response = self._sdk.chat.completions.create(**kwargs)

@@ -69,6 +69,25 @@ class Analysis(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+def decoding_schema() -> dict[str, Any]:
+    """The analysis as a JSON schema a grammar-constrained sampler can follow (llama.cpp's server turns it into
+    a grammar). Its converter ignores integer minimum/maximum, so score and year ranges are spelled as enums.
+    It shapes what the model may write; the reply is still validated by `Analysis` like any other."""
+    score = {"type": "integer", "enum": list(range(1, 11))}
+    text = {"type": "string", "minLength": 1, "maxLength": 60}
+    properties: dict[str, Any] = {
+        "themes": {"type": "array", "items": text, "minItems": 1, "maxItems": 5},
+        "mood": text, "rhyme_scheme": text, "flow": text,
+        "complexity": score, "lyrical_quality": score, "commercial_potential": score,
+        "estimated_release_year": {"type": "integer",
+                                   "enum": list(range(MIN_ESTIMATED_YEAR, date.today().year + 1))},
+        "explicitness": {"type": "string", "enum": ["clean", "mild", "explicit"]},
+        "language": {"type": "string", "minLength": 2, "maxLength": 20},
+    }
+    return {"type": "object", "properties": properties, "required": list(properties),
+            "additionalProperties": False}
+
+
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
