@@ -2,6 +2,8 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Stage commands (papermill, rap-analyzer) come from the project's venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run test lint setup mlflow-ui jupyter clean-data
 
@@ -11,7 +13,7 @@ $(STAMP): pyproject.toml scripts/setup_venv.sh
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/dvc repro
+	dvc repro
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -1,5 +1,5 @@
 """Tracks/second on the cleaned rap catalog, no cache: phonetic + lexical features (one process; goal:
-hundreds of tracks/s on one core) and all-MiniLM-L6-v2 sentence embeddings (torch on every core).
+hundreds of tracks/s on one core) and all-MiniLM-L6-v2 sentence embeddings (torch on 2 threads).
 
     .venv/bin/python bench/features.py [--n-tracks N] [--n-embed N]
 """
@@ -51,6 +51,7 @@ def bench_embeddings(n_tracks: int) -> float:
     """Tracks/s of the embed stage's encoder over `n_tracks` catalog songs (model load not counted)."""
     params = load_params()
     texts = catalog_texts(n_tracks)
+    torch.set_num_threads(2)  # the figure is for the project's 2-core machines, wherever it runs
     load_model(params.embed.model, params.embed.max_seq_length)
     started = time.perf_counter()
     vectors = embed_texts(texts, params.embed, progress=False)

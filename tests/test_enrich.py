@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
-from http_replay import ReplayServer
+import pytest
+from http_replay import ReplayServer, Response
 from test_spotify import FORBIDDEN, make_enricher, routes
 
 from rap_analyzer.scrape.enrich import enrich_tracks
+from rap_analyzer.scrape.genius_api import AuthError
 from rap_analyzer.scrape.records import TrackRecord, content_hash
 from rap_analyzer.store.tracks import upsert_tracks
 
@@ -40,4 +42,17 @@ def test_enrichment_stores_matches_and_unmatched_and_resumes(db: psycopg.Connect
     assert rows[0][:4] == ("genius:1", True, "4rmPQGwcLQjCoFq5NrTA0D", 88)
     features = db.execute("SELECT audio_features, audio_features_status FROM spotify_matches").fetchall()
     assert (None, "unavailable") in features  # a 403 on audio features: unavailable, not a failure
-    assert rows[1][:3] == ("genius:2", False, None) and 0.5 < rows[1][4] < 0.75
+    assert rows[1][:3] == ("genius:2", False, None) and 0 < rows[1][4] < 0.5  # best rejected candidate's score
+
+
+def test_refused_credentials_stop_the_run_without_rows(db: psycopg.Connection, shared_dir: Path) -> None:
+    upsert_tracks(db, [track("genius:1", "Mark Ronson", "Uptown Funk"),
+                       track("genius:2", "Cyndi Lauper", "Uptown Girl")])
+    db.commit()
+    refused = Response(401, {"error": "invalid_client", "error_description": "Invalid client"})
+    replay = routes(shared_dir / "fixtures" / "spotify_api", **{"POST /api/token": refused})
+    server = ReplayServer(replay)
+    with server, pytest.raises(AuthError, match="SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"):
+        enrich_tracks(db, make_enricher(server), ["genius:1", "genius:2"], progress=False)
+    assert len(server.requests_to("/api/token")) == 1 and server.requests_to("/v1/search") == []
+    assert db.execute("SELECT count(*) FROM spotify_matches").fetchone() == (0,)

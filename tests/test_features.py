@@ -248,3 +248,18 @@ def test_real_songs(shared_dir: Path, params: Params) -> None:
     assert (frame.loc[long, "mattr"] > frame.loc[long, "ttr"]).all()
     assert (frame["syllables_per_line"] >= frame["words_per_line"]).all()
     assert all(math.isfinite(v) for v in frame["mtld"])
+
+
+def test_cache_file_changes_with_the_feature_code_and_dictionary(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    from rap_analyzer.features import cache
+
+    params = FeaturesParams()
+    cache.code_fingerprint.cache_clear()
+    before = cache.cache_file(tmp_path, params)
+    monkeypatch.setattr(cache.metadata, "version", lambda name: "0.0-other")
+    cache.code_fingerprint.cache_clear()
+    try:
+        assert cache.cache_file(tmp_path, params) != before
+    finally:
+        cache.code_fingerprint.cache_clear()

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from typing import Any
 
 import pytest
 from http_replay import ReplayServer, Response
 
 from rap_analyzer.config import LLMParams, Secrets
+from rap_analyzer.errors import UserError
 from rap_analyzer.models.llm.client import LLMClient, resolve_endpoint
 from rap_analyzer.models.llm.records import LLMAuthError, LLMFatalError, analyze
-from rap_analyzer.models.llm.schema import Analysis, decoding_schema
+from rap_analyzer.models.llm.schema import LANGUAGE_PATTERN, Analysis, decoding_schema
 from rap_analyzer.scrape.resilience import RateLimiter, RetryPolicy
 
 CHAT = "/v1/chat/completions"
@@ -173,7 +175,7 @@ def test_endpoint_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     custom = LLMParams(backend="openai", base_url="http://127.0.0.1:9/v1", api_key_env="VLLM_KEY_UNSET")
     assert resolve_endpoint(custom, no_dotenv) == ("http://127.0.0.1:9/v1", "no-key")
     monkeypatch.delenv("NOVITA_API_KEY")
-    with pytest.raises(ValueError, match="NOVITA_API_KEY") as info:
+    with pytest.raises(UserError, match="NOVITA_API_KEY") as info:
         resolve_endpoint(LLMParams(backend="openai"), Secrets(_env_file=None))  # type: ignore[call-arg]
     assert "backend: local" in str(info.value)
 
@@ -191,3 +193,16 @@ def test_response_schema_is_sent_and_admits_exactly_valid_analyses() -> None:
         assert analyze(client, LYRICS, 1500).ok
         (sent,) = bodies(server)
     assert sent["response_format"] == {"type": "json_object", "schema": schema}
+
+
+def test_schema_holds_the_language_to_an_iso_code_and_llama_cpp_can_follow_it() -> None:
+    pattern = decoding_schema()["properties"]["language"]["pattern"]
+    assert pattern == LANGUAGE_PATTERN  # the sampler and the validator agree on what a code is
+    assert re.search(pattern, "en")
+    for junk in ("ISO639-1", "English", "EN", "e"):
+        assert not re.search(pattern, junk)
+    # llama.cpp falls back to plain JSON when the schema cannot be converted, silently: so convert it here
+    grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    rules = dict(line.split(" ::= ", 1) for line in
+                 grammar.json_schema_to_gbnf(json.dumps(decoding_schema())).splitlines() if " ::= " in line)
+    assert rules["language"] == '"\\"" language-1 language-1 "\\"" space' and rules["language-1"] == "[a-z]"

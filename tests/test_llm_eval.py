@@ -13,13 +13,15 @@ import psycopg
 import pytest
 import redis
 from http_replay import ReplayServer
-from test_llm_client import CHAT, KEY, VALID, Recorder, completion, error
+from test_llm_client import CHAT, KEY, VALID, Recorder, bodies, completion, error
 
 from rap_analyzer.config import LLMParams
+from rap_analyzer.models.llm import cache as cache_module
 from rap_analyzer.models.llm.cache import ReplyCache, settings_fingerprint
 from rap_analyzer.models.llm.client import LLMClient
 from rap_analyzer.models.llm.evaluate import run_llm_eval
 from rap_analyzer.models.llm.records import LLMAuthError
+from rap_analyzer.models.llm.schema import decoding_schema
 from rap_analyzer.models.llm.store import store_analyses
 from rap_analyzer.scrape.records import TrackRecord
 from rap_analyzer.scrape.resilience import RateLimiter, RetryPolicy
@@ -84,6 +86,7 @@ def test_accounting_metrics_and_cached_rerun(reply_cache: ReplyCache) -> None:
     assert summary["failures_by_reason"] == {
         "invalid_json": 1, "validation: commercial_potential out of range": 1, "server_error": 1}
     assert summary["attempts_total"] == 7 and summary["n_cached"] == 0 and summary["n_latency"] == 4
+    assert summary["schema_decoding"] is False  # only llama.cpp (backend local) takes the schema
     assert summary["tokens_in_mean"] == pytest.approx(115) and summary["tokens_out_mean"] == pytest.approx(35)
     assert summary["cost_usd"] == pytest.approx((460 * PRICE_IN + 140 * PRICE_OUT) / 1e6)
     assert summary["cost_usd_this_run"] == pytest.approx(summary["cost_usd"])
@@ -106,6 +109,28 @@ def test_cache_misses_when_the_settings_change(reply_cache: ReplyCache) -> None:
     assert settings_fingerprint(params()) != settings_fingerprint(params(max_lyrics_chars=200))
     assert settings_fingerprint(params()) == settings_fingerprint(params(concurrency=8))
     assert reply_cache.key("a", "x") != reply_cache.key("b", "x")
+
+
+def test_cache_misses_when_the_decoding_schema_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    local = params(backend="local")
+    before = settings_fingerprint(local)
+    monkeypatch.setattr(cache_module, "decoding_schema", lambda: {"type": "object", "properties": {}})
+    assert settings_fingerprint(local) != before  # replies sampled under another grammar are not reused
+    assert settings_fingerprint(params()) == settings_fingerprint(params())
+
+
+@pytest.mark.parametrize(("changes", "constrained"), [
+    ({}, True), ({"schema_decoding": False}, False), ({"json_mode": False}, False)])
+def test_summary_says_whether_decoding_followed_the_schema(changes: dict[str, bool], constrained: bool) -> None:
+    llm = params(backend="local", **changes)
+    with ReplayServer({CHAT: completion(json.dumps(VALID))}) as server:
+        local = client(server, llm)
+        local.kind = "local"  # as open_backend sets up the llama.cpp server's client
+        local.response_schema = decoding_schema() if llm.schema_decoding else None
+        _, summary = run_llm_eval(frame(2), llm, local, None, n_bootstrap=20, progress=False)
+        sent = bodies(server)
+    assert summary["schema_decoding"] is constrained
+    assert all(("schema" in body.get("response_format", {})) is constrained for body in sent)
 
 
 def test_concurrent_run_keeps_row_order() -> None:

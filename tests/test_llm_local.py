@@ -51,6 +51,7 @@ def test_local_llama_server_end_to_end(shared_dir: Path) -> None:
 
     assert summary["n"] == 2 and summary["n_ok"] + sum(summary["failures_by_reason"].values()) == 2
     assert summary["n_latency"] == 2 and summary["latency_p50_s"] > 0 and summary["json_mode_rejected"] is False
+    assert summary["schema_decoding"] is True  # the default: llama.cpp samples from the analysis schema
     for record in records.to_dict("records"):
         assert record["ok"] or record["failure"]  # a parse, or a failure with its reason
         assert record["tokens_in"] > 50 and 0 < record["tokens_out"] <= llm.max_tokens

@@ -28,6 +28,7 @@ def test_prompt_names_every_field_and_gives_no_example_values() -> None:
         assert f'"{field}"' in SYSTEM_PROMPT
     # a key followed by a value would be an example the model could copy
     assert re.search(r'"\w+"\s*:\s*["\d\[{]', SYSTEM_PROMPT) is None
+    assert "ISO 639-1" in SYSTEM_PROMPT  # the language field is validated as such a code
     assert "{" not in SYSTEM_PROMPT
 
 
@@ -81,6 +82,12 @@ def test_unclosed_think_block_is_dropped() -> None:
     (reply(estimated_release_year="the nineties"), "validation: estimated_release_year wrong type"),
     (reply(estimated_release_year=1776), "validation: estimated_release_year out of range"),
     (reply(explicitness="very"), "validation: explicitness not an allowed value"),
+    # what SmolLM2 wrote under the old schema: the name of the standard, not a code
+    (reply(language="ISO639-1"), "validation: language not an allowed value"),
+    (reply(language="English"), "validation: language not an allowed value"),
+    (reply(language="e"), "validation: language not an allowed value"),
+    (reply(language="en-US"), "validation: language not an allowed value"),
+    (reply(language=...), "validation: language missing"),
     (reply(mood=...), "validation: mood missing"),
     (reply(themes=[]), "validation: themes too_short"),
     # a missing field outranks other problems in the countable reason
@@ -99,4 +106,5 @@ def test_answer_wrapped_in_a_list_is_still_the_answer() -> None:
 def test_lenient_where_it_cannot_change_a_score() -> None:
     analysis = parse_reply(reply(explicitness=" Explicit ", complexity="6", extra_commentary="nice"))
     assert analysis.explicitness == "explicit" and analysis.complexity == 6
+    assert parse_reply(reply(language=" EN ")).language == "en"
     assert not hasattr(analysis, "extra_commentary")

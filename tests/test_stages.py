@@ -81,3 +81,17 @@ def test_cli_reports_a_missing_source_in_one_line(params: Params, tmp_path: Path
     assert isinstance(result.exception, FileNotFoundError)
     assert "shared_dir" in str(result.exception)
     assert not (tmp_path / "raw").exists()  # nothing half-written
+
+
+def test_a_target_without_labels_is_skipped_visibly(slice_params: Params, tmp_path: Path) -> None:
+    raw_dir, processed, reports = tmp_path / "raw", tmp_path / "processed", tmp_path / "reports"
+    run_scrape(slice_params, raw_dir, progress=False)
+    tracks = pd.read_parquet(raw_dir / "tracks.parquet").assign(pageviews=None)  # like the catalog source
+    tracks.to_parquet(raw_dir / "tracks.parquet")
+    run_prepare(slice_params, raw_dir / "tracks.parquet", processed, progress=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    results = run_baselines_stage(slice_params, processed, None, reports, uri)
+    skipped = [r for r in results if r.target == "popularity"]
+    assert [(r.model, r.status) for r in skipped] == [("all baselines", "skipped")]
+    assert any(r.target == "release_year" and r.status == "ok" for r in results)
+    assert "no labelled popularity rows" in (reports / "leaderboard_baselines.md").read_text()

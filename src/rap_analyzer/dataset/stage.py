@@ -3,7 +3,6 @@ features → filtered, labelled, artist-disjoint train/eval parquet files, and a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -57,6 +56,3 @@ def run_prepare(params: Params, tracks_path: Path, out_dir: Path, progress: bool
         conn.commit()
     return result
 
-
-def load_info(out_dir: Path) -> dict:
-    return json.loads((out_dir / "dataset_info.json").read_text())

@@ -1,10 +1,13 @@
-"""On-disk cache of per-track features: one parquet file per (feature version, params), rows keyed by
-sha1 of the exact lyrics text. Changing a definition (FEATURE_VERSION) or a param starts a new file."""
+"""On-disk cache of per-track features: one parquet file per (feature code, params), rows keyed by sha1 of the
+exact lyrics text. Changing a definition (the package's source or FEATURE_VERSION), the pronouncing dictionary's
+version or a param starts a new file, so a cache can never serve features the current code would not compute."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -19,9 +22,18 @@ def text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha1 of this package's source files and the dictionary package's version."""
+    digest = hashlib.sha1(metadata.version("pronouncing").encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_file(cache_dir: Path, params: FeaturesParams) -> Path:
     # Feature names are in the key too: a renamed or added column must not be served from an old file.
-    spec = f"{FEATURE_VERSION}|{params.model_dump_json()}|{','.join(FEATURE_NAMES)}"
+    spec = f"{FEATURE_VERSION}|{code_fingerprint()}|{params.model_dump_json()}|{','.join(FEATURE_NAMES)}"
     digest = hashlib.sha1(spec.encode()).hexdigest()[:12]
     return Path(cache_dir) / f"features-v{FEATURE_VERSION}-{digest}.parquet"
 

@@ -12,7 +12,6 @@ from rap_analyzer.config import Params
 from rap_analyzer.models.baselines import BaselineResult, embeddings_from_frame, run_baselines
 from rap_analyzer.tracking.leaderboard import write_leaderboard
 from rap_analyzer.tracking.mlflow_log import log_results
-from rap_analyzer.tracking.plots import write_plots
 
 
 def run_baselines_stage(params: Params, dataset_dir: Path, embeddings_path: Path | None, reports_dir: Path,
@@ -26,15 +25,17 @@ def run_baselines_stage(params: Params, dataset_dir: Path, embeddings_path: Path
         embeddings = embeddings_from_frame(pd.read_parquet(embeddings_path))
     results: list[BaselineResult] = []
     for target in params.baselines.targets:
+        if not (train[target].notna().any() and eval_[target].notna().any()):
+            # e.g. the catalog source has no pageviews: say so on the leaderboard rather than fail the stage
+            reason = f"no labelled {target} rows in train or eval (the scrape source provides none)"
+            results.append(BaselineResult("all baselines", target, "skipped", reason))
+            continue
         results += run_baselines(train, eval_, target, feature_cols, embeddings, params.baselines)
     logged_params = {**params.baselines.model_dump(), "n_features": len(feature_cols)}
-    log_results(results, info["dataset_hash"], logged_params, uri=mlflow_uri)
+    log_results(results, info["dataset_hash"], logged_params, uri=mlflow_uri,
+                plots_dir=reports_dir / "figures" / "baselines")
     write_leaderboard(results, reports_dir / "leaderboard_baselines.md", reports_dir / "metrics",
                       reports_dir / "plots", info["dataset_hash"])
-    figures = reports_dir / "figures" / "baselines"
-    for result in results:
-        if result.predictions is not None:
-            write_plots(result.predictions, result.model, result.target, figures)
     return results
 
 

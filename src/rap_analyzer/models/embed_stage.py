@@ -17,7 +17,8 @@ def run_embed(params: Params, dataset_dir: Path, out_path: Path, progress: bool 
     frames = [pd.read_parquet(dataset_dir / f"{split}.parquet", columns=["source_key", "lyrics_clean"])
               for split in ("train", "eval")]
     tracks = pd.concat(frames, ignore_index=True).sort_values("source_key", ignore_index=True)
-    model = params.embed.model
+    # Vectors depend on the truncation length too: a new max_seq_length must not reuse the old ones.
+    model = f"{params.embed.model}@{params.embed.max_seq_length}"
     with services.connect(params) as conn:
         migrate(conn)
         previous = stored_embeddings(conn, model)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 from rap_analyzer.config import EmbedParams
+from rap_analyzer.store.tracks import track_ids
 
 DIMENSION = 384
 
@@ -80,8 +81,7 @@ def embed_frame(frame: pd.DataFrame, params: EmbedParams, previous: pd.DataFrame
 def store_embeddings(conn: psycopg.Connection, rows: pd.DataFrame, model: str) -> int:
     """Upsert into pgvector; rows whose track is not in the database are skipped and counted by the caller."""
     register_vector(conn)
-    ids = dict(conn.execute("SELECT source_key, id FROM tracks WHERE source_key = ANY(%s)",
-                            (list(rows["source_key"]),)).fetchall())
+    ids = track_ids(conn, list(rows["source_key"]))
     payload = [(ids[k], model, h, np.asarray(v, dtype=np.float32))
                for k, h, v in rows[["source_key", "text_hash", "embedding"]].itertuples(index=False) if k in ids]
     with conn.transaction(), conn.cursor() as cur:

@@ -87,6 +87,10 @@ class CleanedLyrics:
         return len(self.text.split())
 
 
+def strip_zero_width(text: str) -> str:
+    return _ZERO_WIDTH.sub("", text)
+
+
 def format_embed_count(count: int) -> str:
     """Genius prints counts >= 1000 as "1.1K" and drops a trailing ".0" ("2K")."""
     if count < 1000:

@@ -1,7 +1,8 @@
 """Spotify enrichment of stored tracks: one `spotify_matches` row per track, matched or not.
 
 Resumable: tracks that already have a row are skipped, and each row is committed as it is written. A track
-whose lookup fails for good is counted and left without a row, so the next run tries it again."""
+whose lookup fails for good is counted and left without a row, so the next run tries it again; refused
+credentials (`AuthError`) stop the run instead, since every other track would fail the same way."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from tqdm.auto import tqdm
 
-from rap_analyzer.scrape.genius_api import ApiError
+from rap_analyzer.scrape.genius_api import ApiError, AuthError
 from rap_analyzer.scrape.spotify import SpotifyEnricher, SpotifyMatch
 
 _PENDING = """
@@ -46,6 +47,8 @@ def enrich_tracks(conn: psycopg.Connection, enricher: SpotifyEnricher, source_ke
     for track_id, artist, title, year in tqdm(pending, desc="spotify", unit="track", disable=not progress):
         try:
             match = enricher.match(artist, title, year)
+        except AuthError:  # refused credentials fail every track alike: stop with the message saying what to fix
+            raise
         except ApiError:  # retries ran out for this track; an open breaker (CircuitOpenError) stops the run
             counts["failed"] += 1
             continue

@@ -45,6 +45,9 @@ from rap_analyzer.store.cache import JsonCache
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Song = dict[str, Any]
+# How `_lyrics_of` starts the reason of a page that could not be fetched (retries ran out): a failure to retry on
+# the next run, unlike a missing page (404) or an instrumental, which are what the song is.
+LYRICS_PAGE_FAILED = "lyrics page failed"
 
 
 class ApiError(RuntimeError):
@@ -236,7 +239,7 @@ class GeniusClient:
         except NotFoundError:
             return None, "lyrics page not found (HTTP 404)"
         except ApiError as exc:  # retries ran out for this page; the breaker still counts the failures
-            return None, f"lyrics page failed: {exc}"
+            return None, f"{LYRICS_PAGE_FAILED}: {exc}"
         return page.text, page.reason
 
     def iter_artist_tracks(self, artist_name: str, max_songs: int | None = None,

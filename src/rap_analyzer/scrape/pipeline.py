@@ -35,6 +35,8 @@ class ScrapeReport:
     failures: list[dict[str, object]] = field(default_factory=list)
     per_artist: Counter[str] = field(default_factory=Counter)
     stored_keys: list[str] = field(default_factory=list)
+    # Songs a source passed over before they became records, by reason (genius: features, remixes, non-songs)
+    skipped_by_source: dict[str, int] = field(default_factory=dict)
     spotify: dict[str, int] | None = None  # counts of the Spotify enrichment, when enabled
     seconds: float = 0.0
 
@@ -45,6 +47,7 @@ class ScrapeReport:
         data["rejected"] = dict(sorted(self.rejected.items()))
         data["rejected_total"] = sum(self.rejected.values())
         data["per_artist"] = dict(sorted(self.per_artist.items()))
+        data["skipped_by_source"] = dict(sorted(self.skipped_by_source.items()))
         data["songs_per_second"] = round(self.seen / self.seconds, 1) if self.seconds else None
         return data
 

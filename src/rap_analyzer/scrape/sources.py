@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from rap_analyzer.config import Params
-from rap_analyzer.scrape.cleaning import DEFAULT_MIN_WORDS, clean_lyrics
+from rap_analyzer.scrape.cleaning import DEFAULT_MIN_WORDS, clean_lyrics, strip_zero_width
 from rap_analyzer.scrape.records import TrackRecord, catalog_key, content_hash
 
 # Sound recording starts in 1877 (phonograph); an earlier release date is a typo such as 0141-07-27.
 EARLIEST_RELEASE_YEAR = 1877
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +80,7 @@ def components_raw(components: Any) -> str | None:
 def _name(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    name = value.translate(_ZERO_WIDTH).strip()
+    name = strip_zero_width(value).strip()
     return name or None
 
 

@@ -1,8 +1,9 @@
 """Spotify enrichment through spotipy (client credentials): find a scraped track on Spotify, or say it was not found.
 
-A track is searched as `artist:"A" track:"T"`, then loosely as `A T`; each candidate gets a score in [0, 1] from
-normalised title and artist similarity plus a small bonus when the release years agree. Below
-`scrape.spotify_min_score` the track is recorded as unmatched with its best score: a wrong track is never stored.
+A track is searched as `artist:"A" track:"T"`, then loosely as `A T`; each candidate gets a score in [0, 1]: the
+lower of normalised title and artist similarity (both must agree), plus a small bonus when the release years agree.
+Below `scrape.spotify_min_score` the track is recorded as unmatched with its best score: a wrong track is never
+stored.
 
 Every call goes through the same `Resilience` (rate limiter, retry policy, breaker) as the Genius client. spotipy's
 own urllib3 retries are off (we hand it plain `requests` sessions) because they would hide `Retry-After` and the
@@ -42,7 +43,7 @@ T = TypeVar("T")
 Track = dict[str, Any]
 FeaturesStatus = Literal["ok", "unavailable", "not_requested"]
 CREDENTIALS = "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"
-TITLE_WEIGHT, ARTIST_WEIGHT, YEAR_BONUS = 0.5, 0.5, 0.05
+YEAR_BONUS = 0.05
 
 
 class _RedactAuthHeaders(logging.Filter):
@@ -106,15 +107,21 @@ def _similarity(a: str, b: str) -> float:
 
 
 def match_score(track: Track, artist: str, title: str, year: int | None = None) -> float:
-    """In [0, 1]: title and artist similarity (best pairing over the candidate's artists), plus a bonus when the
-    candidate's release year equals `year`."""
+    """In [0, 1]: min(title similarity, artist similarity), the artist's being the best pairing over the
+    candidate's artists, plus `YEAR_BONUS` when the candidate's release year equals `year`.
+
+    The minimum, not a weighted sum: a sum lets an exact title make up for a wrong artist ("Hotline Bling" by
+    "Blake" for Drake) or an exact artist for a wrong title ("Money Trees" for Kendrick Lamar's "Money"); with the
+    minimum, the score is only as high as the weaker part. The year bonus is a tie-breaker (the original against a
+    re-release or a cover): it moves a score by at most `YEAR_BONUS`, so it never rescues a wrong artist or title.
+    """
     title_sim = _similarity(normalise_title(track.get("name") or ""), normalise_title(title))
     wanted = _artist_names(artist)
     found = set().union(*(_artist_names(a.get("name") or "") for a in track.get("artists") or []))
     artist_sim = max((_similarity(w, f) for w in wanted for f in found), default=0.0)
     release = str((track.get("album") or {}).get("release_date") or "")
     bonus = YEAR_BONUS if year is not None and release[:4] == str(year) else 0.0
-    return round(min(1.0, TITLE_WEIGHT * title_sim + ARTIST_WEIGHT * artist_sim + bonus), 4)
+    return round(min(1.0, min(title_sim, artist_sim) + bonus), 4)
 
 
 def search_queries(artist: str, title: str) -> list[str]:

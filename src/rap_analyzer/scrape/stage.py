@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from rap_analyzer.config import Params
 from rap_analyzer.scrape.enrich import enrich_tracks
@@ -20,13 +22,20 @@ from rap_analyzer.store import services
 from rap_analyzer.store.migrate import migrate
 
 
-def source_items(params: Params) -> tuple[Iterator[SourceItem | SourceError], int | None]:
-    """The configured source's songs and, when cheap to know, how many there are (for the progress bar)."""
+class SourceStream(NamedTuple):
+    items: Iterator[SourceItem | SourceError]
+    total: int | None  # when cheap to know, for the progress bar
+    skipped: Counter[str] | None = None  # filled while `items` is read: songs the source passed over, by reason
+
+
+def source_items(params: Params) -> SourceStream:
+    """The configured source's songs, lazily; a misconfigured source fails here, before any database work."""
     scrape = params.scrape
     if scrape.source == "genius":
-        from rap_analyzer.scrape.genius_source import iter_genius_records
+        from rap_analyzer.scrape.genius_source import genius_client, iter_genius_records
 
-        return limited(iter_genius_records(params), scrape.limit), None
+        client = genius_client(params)  # no artists or no token: a UserError now, not at the first song
+        return SourceStream(limited(iter_genius_records(params, client), scrape.limit), None, client.skipped)
     files = offline_files(params)
     if not files:
         raise FileNotFoundError(
@@ -34,19 +43,21 @@ def source_items(params: Params) -> tuple[Iterator[SourceItem | SourceError], in
             "set paths.shared_dir in params.yaml or RAP_ANALYZER_SHARED_DIR to the folder holding corpus/"
         )
     total = count_source_items(files)
-    return limited(iter_offline_records(params), scrape.limit), min(total, scrape.limit or total)
+    return SourceStream(limited(iter_offline_records(params), scrape.limit), min(total, scrape.limit or total))
 
 
 def run_scrape(params: Params, out_dir: Path, progress: bool = True,
                enricher: SpotifyEnricher | None = None) -> ScrapeReport:
-    items, total = source_items(params)  # fails before any connection when the source is misconfigured
+    source = source_items(params)  # fails before any connection when the source is misconfigured
     if params.scrape.spotify_enrich and enricher is None:
         enricher = SpotifyEnricher.from_settings(params.scrape)  # missing credentials: stop before any work
     with services.connect(params) as conn:
         migrate(conn)
         processed = processed_set(conn, services.redis_client(params))
-        report = import_items(items, conn, ScrapeReport(source=params.scrape.source), processed,
-                              total=total, progress=progress)
+        report = import_items(source.items, conn, ScrapeReport(source=params.scrape.source), processed,
+                              total=source.total, progress=progress)
+        if source.skipped is not None:
+            report.skipped_by_source = dict(source.skipped)
         if enricher is not None:
             report.spotify = enrich_tracks(conn, enricher, report.stored_keys, progress)
         write_outputs(conn, report, out_dir)

@@ -10,11 +10,14 @@ import atexit
 import logging
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
 import redis
+from psycopg_pool import ConnectionPool
 
 from rap_analyzer.config import Params, get_secrets, load_params
 from rap_analyzer.errors import UserError
@@ -64,15 +67,33 @@ def database_url(params: Params | None = None) -> str:
     return embedded_postgres_url(params.data_dir / "pg")
 
 
-def connect(params: Params | None = None, **kwargs: object) -> psycopg.Connection:
+_pools: dict[str, ConnectionPool] = {}
+
+
+def connection_pool(params: Params | None = None, max_size: int = 4) -> ConnectionPool:
+    """One pool per database URL and process, opened on first use, after a direct connection proved the URL."""
     url = database_url(params)
-    try:
-        return psycopg.connect(url, connect_timeout=10, **kwargs)  # type: ignore[arg-type]
-    except psycopg.OperationalError as exc:
-        raise ServiceUnavailableError(
-            f"cannot connect to PostgreSQL at {_redact(url)}: set DATABASE_URL to a reachable server "
-            "(postgresql://user:password@host:5432/db) or unset it to use the embedded one"
-        ) from exc
+    pool = _pools.get(url)
+    if pool is None:
+        try:  # one direct attempt first: a wrong URL fails at once instead of after the pool's retries
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.OperationalError as exc:
+            raise ServiceUnavailableError(
+                f"cannot connect to PostgreSQL at {_redact(url)}: set DATABASE_URL to a reachable server "
+                "(postgresql://user:password@host:5432/db) or unset it to use the embedded one"
+            ) from exc
+        pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, kwargs={"connect_timeout": 10},
+                              name="rap-analyzer")
+        atexit.register(pool.close)
+        _pools[url] = pool
+    return pool
+
+
+@contextmanager
+def connect(params: Params | None = None) -> Iterator[psycopg.Connection]:
+    """A pooled connection: committed when the block ends normally, rolled back on an error."""
+    with connection_pool(params).connection() as conn:
+        yield conn
 
 
 _embedded_redis: dict[Path, object] = {}

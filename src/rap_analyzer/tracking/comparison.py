@@ -15,19 +15,38 @@ import pandas as pd
 from rap_analyzer.models.metrics import regression_report
 
 
+def _labels(baseline: pd.DataFrame, llm_predictions: pd.DataFrame) -> np.ndarray:
+    """The labels of the LLM's tracks: its own `y_true` when it carries one, checked against the baselines'."""
+    from_baselines = baseline["y_true"].to_numpy(dtype=float)
+    if "y_true" not in llm_predictions.columns:
+        return from_baselines
+    y_true = llm_predictions["y_true"].to_numpy(dtype=float)
+    both = ~np.isnan(y_true) & ~np.isnan(from_baselines)
+    if not np.allclose(y_true[both], from_baselines[both]):
+        raise ValueError("the baselines' prediction CSV has other labels than the LLM's tracks: it comes from "
+                         "another dataset version; re-run the baselines stage before the llm_eval stage")
+    return y_true
+
+
 def compare_on_subset(baseline_predictions: pd.DataFrame, llm_predictions: pd.DataFrame, llm_name: str,
                       n_bootstrap: int, seed: int) -> pd.DataFrame:
-    """Rows per model: n, n_failed, mae, CI, rmse, spearman over the LLM's tracks (`source_key`, `y_pred`)."""
-    subset = baseline_predictions.set_index("source_key").loc[llm_predictions["source_key"]]
-    y_true = subset["y_true"].to_numpy(dtype=float)
+    """Rows per model: n, n_failed, mae, CI, rmse, spearman over the LLM's tracks (`source_key`, `y_pred`).
+
+    Only tracks with a label are scored, the same ones for every model. The baselines' CSV leaves out eval
+    tracks without a label, so a sampled track may be missing there; a labelled track missing there counts
+    as a failure of each baseline, never as a skipped row."""
+    keys = llm_predictions["source_key"].to_numpy()
+    baseline = baseline_predictions.set_index("source_key").reindex(keys)
+    y_true = _labels(baseline, llm_predictions)
+    labelled = ~np.isnan(y_true)
     columns = {llm_name: llm_predictions["y_pred"].to_numpy(dtype=float)}
-    columns |= {c: subset[c].to_numpy(dtype=float) for c in subset.columns if c != "y_true"}
+    columns |= {c: baseline[c].to_numpy(dtype=float) for c in baseline.columns if c != "y_true"}
     rows = []
     for model, y_pred in columns.items():
-        if not np.isfinite(y_pred[~np.isnan(y_true)]).any():
-            rows.append({"model": model, "n": 0, "n_failed": int((~np.isnan(y_true)).sum())})
+        if not np.isfinite(y_pred[labelled]).any():
+            rows.append({"model": model, "n": 0, "n_failed": int(labelled.sum())})
             continue
-        report = regression_report(y_true, y_pred, n_bootstrap, seed, count_failures=True)
+        report = regression_report(y_true[labelled], y_pred[labelled], n_bootstrap, seed, count_failures=True)
         rows.append({"model": model, **{k: report[k] for k in
                                         ("n", "n_failed", "mae", "mae_ci_low", "mae_ci_high", "rmse", "spearman")}})
     return pd.DataFrame(rows).sort_values("mae", na_position="last", ignore_index=True)

@@ -80,8 +80,10 @@ def result_metrics(result: BaselineResult) -> dict[str, float]:
 
 def log_result(result: BaselineResult, dataset_hash: str, params: dict[str, Any] | None = None,
                artifacts: Iterable[str | Path] = (), experiment: str | None = None,
-               uri: str | None = None, extra_metrics: dict[str, float] | None = None) -> str:
+               uri: str | None = None, extra_metrics: dict[str, float] | None = None,
+               plots_dir: Path | None = None) -> str:
     """Log one model's result as a run of experiment `experiment` (default: the target); returns the run id.
+    Its plots are drawn into `plots_dir` (kept, e.g. for the reports) or a temporary folder.
 
     Skipped models get a run too, tagged `status=skipped` with the reason, so the leaderboard and MLflow
     agree on what was attempted.
@@ -112,7 +114,8 @@ def log_result(result: BaselineResult, dataset_hash: str, params: dict[str, Any]
                 csv = Path(tmp) / f"predictions_{result.target}_{result.model}.csv"
                 result.predictions.to_csv(csv, index=False)
                 client.log_artifact(run_id, str(csv))
-                pngs = write_plots(result.predictions, result.model, result.target, tmp) if metrics else []
+                ok = result.status == "ok"
+                pngs = write_plots(result.predictions, result.model, result.target, plots_dir or tmp) if ok else []
                 for png in pngs:
                     client.log_artifact(run_id, str(png), artifact_path="plots")
             for path in artifacts:
@@ -125,6 +128,7 @@ def log_result(result: BaselineResult, dataset_hash: str, params: dict[str, Any]
 
 
 def log_results(results: Iterable[BaselineResult], dataset_hash: str, params: dict[str, Any] | None = None,
-                uri: str | None = None) -> dict[str, str]:
+                uri: str | None = None, plots_dir: Path | None = None) -> dict[str, str]:
     """Log every result; returns {"<target>/<model>": run_id}."""
-    return {f"{r.target}/{r.model}": log_result(r, dataset_hash, params, uri=uri) for r in results}
+    return {f"{r.target}/{r.model}": log_result(r, dataset_hash, params, uri=uri, plots_dir=plots_dir)
+            for r in results}

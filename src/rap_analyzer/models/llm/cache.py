@@ -1,7 +1,8 @@
 """Redis cache of raw LLM replies, so that re-running the evaluation costs nothing.
 
 Key: `llm_reply:<model>|<prompt version>|<settings>|<sha1 of the lyrics>`, where `<settings>` is a short hash
-of the prompt text and of what else changes a reply (temperature, max_tokens, json_mode, max_lyrics_chars):
+of the prompt text and of what else changes a reply (temperature, max_tokens, json_mode, max_lyrics_chars, the
+decoding schema when llama.cpp follows one):
 editing any of them, or the prompt without a version bump, misses the cache instead of serving stale replies.
 The endpoint is not part of the key: one model name is one model, whoever serves it.
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from rap_analyzer.config import LLMParams
 from rap_analyzer.models.llm.prompt import PROMPT_VERSION, prompt_fingerprint
+from rap_analyzer.models.llm.schema import decoding_schema
 from rap_analyzer.store.cache import JsonCache
 
 if TYPE_CHECKING:
@@ -26,13 +28,19 @@ if TYPE_CHECKING:
 NAMESPACE = "llm_reply"
 
 
+def _schema_fingerprint() -> str:
+    return hashlib.sha1(json.dumps(decoding_schema(), sort_keys=True).encode()).hexdigest()[:10]
+
+
 def settings_fingerprint(params: LLMParams) -> str:
+    # A tightened schema changes what the sampler may write, so it must miss replies made under the old one.
+    schema = _schema_fingerprint() if params.schema_decoding and params.backend == "local" else False
     settings = {
         "prompt": prompt_fingerprint(),
         "temperature": params.temperature,
         "max_tokens": params.max_tokens,
         "json_mode": params.json_mode,
-        "schema_decoding": params.schema_decoding and params.backend == "local",
+        "schema_decoding": schema,
         "max_lyrics_chars": params.max_lyrics_chars,
     }
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]

@@ -20,6 +20,7 @@ from typing import Any
 import openai
 
 from rap_analyzer.config import LLMParams, Secrets, get_secrets
+from rap_analyzer.errors import UserError
 from rap_analyzer.models.llm.records import LLMAuthError, LLMFatalError, Reply, RequestFailure
 from rap_analyzer.scrape.resilience import (
     CircuitBreaker,
@@ -44,7 +45,7 @@ def resolve_endpoint(params: LLMParams, secrets: Secrets | None = None) -> tuple
     key = (secrets or get_secrets()).api_key(params.api_key_env)
     base_url = params.base_url or (DEFAULT_BASE_URLS.get(params.api_key_env) if key else None)
     if base_url is None:
-        raise ValueError(
+        raise UserError(
             f"llm_eval.backend is 'openai' but llm_eval.base_url is not set and {params.api_key_env} is not in "
             "the environment or .env: set the key (Novita with NOVITA_API_KEY), set base_url to any "
             "OpenAI-compatible server, or use backend: local for the offline llama.cpp server"

@@ -53,6 +53,13 @@ def _check_frame(frame: pd.DataFrame) -> None:
         raise ValueError(f"{int(empty.sum())} rows have empty lyrics_clean (e.g. {keys}); filter them out first")
 
 
+def schema_constrained(params: LLMParams, backend: Backend) -> bool:
+    """Whether decoding followed `decoding_schema()`: only llama.cpp (local) takes the schema, and the client
+    sends it inside response_format, so JSON mode must be on and accepted."""
+    return bool(params.schema_decoding and backend.kind == "local" and params.json_mode
+                and not getattr(backend, "json_mode_rejected", False))
+
+
 def _row(record: CallRecord) -> dict[str, Any]:
     row = record.to_dict()
     analysis = row.pop("analysis") or {}
@@ -123,6 +130,7 @@ def summarize(records: pd.DataFrame, params: LLMParams, backend: Backend, wall_s
         "backend": backend.kind, "model": backend.model, "prompt_version": PROMPT_VERSION,
         "json_mode_requested": params.json_mode,
         "json_mode_rejected": bool(getattr(backend, "json_mode_rejected", False)),
+        "schema_decoding": schema_constrained(params, backend),
         "n": n, "n_ok": int(ok.sum()), "n_failed": int((~ok).sum()),
         "success_rate": float(ok.mean()) if n else None,
         "failures_by_reason": {str(k): int(v) for k, v in records.loc[~ok, "failure"].value_counts().items()},

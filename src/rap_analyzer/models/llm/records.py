@@ -6,11 +6,11 @@ A backend only turns chat messages into a `Reply` (or raises `RequestFailure` / 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from rap_analyzer.models.embeddings import text_hash
 from rap_analyzer.models.llm.cache import ReplyCache
 from rap_analyzer.models.llm.prompt import PROMPT_VERSION, build_messages
 from rap_analyzer.models.llm.schema import ParseFailure, parse_reply
@@ -74,17 +74,13 @@ class CallRecord:
         return asdict(self)
 
 
-def lyrics_sha1(lyrics: str) -> str:
-    return hashlib.sha1(lyrics.encode("utf-8")).hexdigest()
-
-
 def analyze(backend: Backend, lyrics: str, max_lyrics_chars: int, cache: ReplyCache | None = None,
             source_key: str | None = None) -> CallRecord:
     """One lyric through `backend` (or the cache): a record holding the analysis or the failure reason.
 
     `LLMFatalError` propagates; every other failure becomes a record."""
     started = time.perf_counter()
-    digest = lyrics_sha1(lyrics)
+    digest = text_hash(lyrics)  # the same sha1 the embeddings are keyed by
     messages = build_messages(lyrics, max_lyrics_chars)
     reply = cache.get(backend.model, digest) if cache else None
     cached = reply is not None

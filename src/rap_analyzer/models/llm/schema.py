@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MIN_ESTIMATED_YEAR = 1900  # earlier "release years" are not estimates of a recording, they are noise
+# An ISO 639-1 code, as the prompt asks; without it "ISO639-1" or "English, mostly" would count as answers.
+LANGUAGE_PATTERN = r"^[a-z]{2}$"
 
 
 class ParseFailure(ValueError):
@@ -38,7 +40,7 @@ class Analysis(BaseModel):
     commercial_potential: int = Field(ge=1, le=10)
     estimated_release_year: int
     explicitness: Literal["clean", "mild", "explicit"]
-    language: str = Field(min_length=2, max_length=40)
+    language: str = Field(pattern=LANGUAGE_PATTERN)
 
     @field_validator("themes")
     @classmethod
@@ -63,15 +65,16 @@ class Analysis(BaseModel):
             raise ValueError(f"year out of range [{MIN_ESTIMATED_YEAR}, {date.today().year}]")
         return year
 
-    @field_validator("explicitness", mode="before")
+    @field_validator("explicitness", "language", mode="before")
     @classmethod
-    def _lower_explicitness(cls, value: Any) -> Any:
+    def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
 
 def decoding_schema() -> dict[str, Any]:
     """The analysis as a JSON schema a grammar-constrained sampler can follow (llama.cpp's server turns it into
-    a grammar). Its converter ignores integer minimum/maximum, so score and year ranges are spelled as enums.
+    a grammar). Its converter ignores integer minimum/maximum, so score and year ranges are spelled as enums;
+    it does support `pattern` (anchored, simple regexes), which holds the language to two lower-case letters.
     It shapes what the model may write; the reply is still validated by `Analysis` like any other."""
     score = {"type": "integer", "enum": list(range(1, 11))}
     text = {"type": "string", "minLength": 1, "maxLength": 60}
@@ -82,7 +85,7 @@ def decoding_schema() -> dict[str, Any]:
         "estimated_release_year": {"type": "integer",
                                    "enum": list(range(MIN_ESTIMATED_YEAR, date.today().year + 1))},
         "explicitness": {"type": "string", "enum": ["clean", "mild", "explicit"]},
-        "language": {"type": "string", "minLength": 2, "maxLength": 20},
+        "language": {"type": "string", "pattern": LANGUAGE_PATTERN},
     }
     return {"type": "object", "properties": properties, "required": list(properties),
             "additionalProperties": False}
@@ -129,7 +132,7 @@ def _error_kind(error: dict[str, Any]) -> str:
         return "wrong type"
     if kind in _RANGE_ERRORS or "out of range" in msg:
         return "out of range"
-    if kind == "literal_error":
+    if kind in ("literal_error", "string_pattern_mismatch"):
         return "not an allowed value"
     return kind
 

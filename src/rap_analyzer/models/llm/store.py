@@ -14,6 +14,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from rap_analyzer.models.llm.schema import Analysis
+from rap_analyzer.store.tracks import track_ids
 
 ANALYSIS_FIELDS = list(Analysis.model_fields)
 RAW_REPLY_MAX_CHARS = 4000  # enough to see why a reply failed, without storing runaway generations whole
@@ -48,7 +49,7 @@ def store_analyses(conn: psycopg.Connection, records: pd.DataFrame, analyzer: st
     if records.empty:
         return 0
     keys = [str(k) for k in records["source_key"]]
-    ids = dict(conn.execute("SELECT source_key, id FROM tracks WHERE source_key = ANY(%s)", (keys,)).fetchall())
+    ids = track_ids(conn, keys)
     rows = [
         (ids[row["source_key"]], analyzer, model_version, Jsonb(record_payload(row)))
         for row in records.to_dict("records")
