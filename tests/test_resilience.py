@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from test_genius_api import FakeTime
 
 from rap_analyzer.scrape.resilience import (
     CircuitBreaker,
@@ -10,19 +11,6 @@ from rap_analyzer.scrape.resilience import (
     RetryPolicy,
     parse_retry_after,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def failing(times: int, retry_after: float | None = None):
@@ -38,7 +26,7 @@ def failing(times: int, retry_after: float | None = None):
 
 
 def test_retry_after_is_honoured_and_backoff_grows() -> None:
-    clock = FakeClock()
+    clock = FakeTime()
     fn, calls = failing(1, retry_after=7.0)
     assert RetryPolicy(max_retries=3, sleep=clock.sleep).call(fn) == "ok"
     assert calls["n"] == 2 and clock.sleeps == [7.0]
@@ -48,7 +36,7 @@ def test_retry_after_is_honoured_and_backoff_grows() -> None:
 
 
 def test_retries_stop_at_the_limit_with_the_last_error() -> None:
-    clock = FakeClock()
+    clock = FakeTime()
     fn, calls = failing(10)
     with pytest.raises(RetryableError):
         RetryPolicy(max_retries=2, sleep=clock.sleep).call(fn)
@@ -68,8 +56,8 @@ def test_non_retryable_errors_are_not_retried() -> None:
 
 
 def test_breaker_opens_fails_fast_and_half_opens_for_one_trial() -> None:
-    clock = FakeClock()
-    breaker = CircuitBreaker(failure_threshold=3, cooldown_s=30.0, clock=clock)
+    clock = FakeTime()
+    breaker = CircuitBreaker(failure_threshold=3, cooldown_s=30.0, clock=clock.clock)
     policy = RetryPolicy(max_retries=10, sleep=clock.sleep)
     fn, calls = failing(100)
     with pytest.raises(RetryableError):
@@ -88,8 +76,8 @@ def test_breaker_opens_fails_fast_and_half_opens_for_one_trial() -> None:
 
 
 def test_a_failed_trial_opens_the_breaker_again() -> None:
-    clock = FakeClock()
-    breaker = CircuitBreaker(failure_threshold=1, cooldown_s=5.0, clock=clock)
+    clock = FakeTime()
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_s=5.0, clock=clock.clock)
     breaker.record_failure()
     clock.now += 5.0
     breaker.before_call()
@@ -98,8 +86,8 @@ def test_a_failed_trial_opens_the_breaker_again() -> None:
 
 
 def test_rate_limiter_spaces_calls() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(per_minute=120, clock=clock, sleep=clock.sleep)
+    clock = FakeTime()
+    limiter = RateLimiter(per_minute=120, clock=clock.clock, sleep=clock.sleep)
     for _ in range(4):
         limiter.acquire()
     assert clock.sleeps == [0.5, 0.5, 0.5]
