@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from rap_analyzer.config import BaselinesParams
+from rap_analyzer.models.baseline_runs import run_baselines
 from rap_analyzer.models.baselines import (
     MeanBaseline,
     RandomBaseline,
@@ -17,7 +18,6 @@ from rap_analyzer.models.baselines import (
     embeddings_from_frame,
     embeddings_from_matrix,
     rule_columns,
-    run_baselines,
 )
 from rap_analyzer.models.metrics import mae, regression_report
 

@@ -14,16 +14,8 @@ from http_replay import ReplayServer, Response, cassette, cassette_routes
 from pydantic import SecretStr
 
 from rap_analyzer.config import ScrapeParams
-from rap_analyzer.scrape.genius_api import (
-    ApiError,
-    AuthError,
-    GeniusClient,
-    MissingCredentialsError,
-    NotFoundError,
-    Resilience,
-    artist_song_cache,
-    skip_reason,
-)
+from rap_analyzer.scrape.genius_api import GeniusClient, artist_song_cache, skip_reason
+from rap_analyzer.scrape.remote import ApiError, AuthError, MissingCredentialsError, NotFoundError, Resilience
 from rap_analyzer.scrape.resilience import CircuitBreaker, CircuitOpenError, RateLimiter, RetryPolicy
 
 TOKEN = "dummy-genius-access-token"  # the token the 2015 cassettes were recorded with

@@ -14,8 +14,9 @@ from test_genius_api import FakeTime, jim_yosef_routes, make_client
 from rap_analyzer.config import Params, ScrapeParams, Secrets
 from rap_analyzer.errors import UserError
 from rap_analyzer.scrape import genius_source
-from rap_analyzer.scrape.genius_api import GeniusClient, MissingCredentialsError
+from rap_analyzer.scrape.genius_api import GeniusClient
 from rap_analyzer.scrape.genius_source import genius_client, iter_genius_records
+from rap_analyzer.scrape.remote import MissingCredentialsError
 from rap_analyzer.scrape.sources import SourceError, SourceItem
 from rap_analyzer.scrape.stage import run_scrape
 from rap_analyzer.store import services

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 from test_genius_api import FakeTime
 
@@ -58,7 +60,7 @@ def test_non_retryable_errors_are_not_retried() -> None:
 def test_breaker_opens_fails_fast_and_half_opens_for_one_trial() -> None:
     clock = FakeTime()
     breaker = CircuitBreaker(failure_threshold=3, cooldown_s=30.0, clock=clock.clock)
-    policy = RetryPolicy(max_retries=10, sleep=clock.sleep)
+    policy = RetryPolicy(max_retries=10, sleep=clock.sleep, rng=random.Random(0))
     fn, calls = failing(100)
     with pytest.raises(RetryableError):
         policy.call(fn, breaker=breaker)
@@ -66,7 +68,7 @@ def test_breaker_opens_fails_fast_and_half_opens_for_one_trial() -> None:
     with pytest.raises(CircuitOpenError):
         policy.call(fn, breaker=breaker)
     assert calls["n"] == 3  # failed fast, no call made
-    clock.now += 30.0
+    clock.now += 30.5  # past the cooldown (exactly 30 can round below it)
     assert breaker.state == "half-open"
     breaker.before_call()  # the one trial call is let through...
     with pytest.raises(CircuitOpenError):
@@ -79,7 +81,7 @@ def test_a_failed_trial_opens_the_breaker_again() -> None:
     clock = FakeTime()
     breaker = CircuitBreaker(failure_threshold=1, cooldown_s=5.0, clock=clock.clock)
     breaker.record_failure()
-    clock.now += 5.0
+    clock.now += 5.5
     breaker.before_call()
     breaker.record_failure()
     assert breaker.state == "open"

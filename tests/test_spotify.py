@@ -15,7 +15,7 @@ from http_replay import ReplayServer, Response
 from pydantic import SecretStr
 
 from rap_analyzer.config import ScrapeParams
-from rap_analyzer.scrape.genius_api import AuthError, MissingCredentialsError, Resilience
+from rap_analyzer.scrape.remote import AuthError, MissingCredentialsError, Resilience
 from rap_analyzer.scrape.resilience import CircuitBreaker, RetryPolicy
 from rap_analyzer.scrape.spotify import SpotifyEnricher, match_score, normalise_title, search_queries
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from rap_analyzer.models.baselines import BaselineResult
+from rap_analyzer.models.baseline_runs import BaselineResult
 from rap_analyzer.models.metrics import regression_report
 from rap_analyzer.tracking.leaderboard import write_leaderboard
 from rap_analyzer.tracking.mlflow_log import DEFAULT_TRACKING_URI, log_result, result_metrics, tracking_uri

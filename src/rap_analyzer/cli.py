@@ -129,7 +129,7 @@ def llm_eval(
 def run() -> None:
     """Console entry point: known failures end in one clear line, not a traceback."""
     from rap_analyzer.models.llm.records import LLMFatalError
-    from rap_analyzer.scrape.genius_api import ApiError
+    from rap_analyzer.scrape.remote import ApiError
     from rap_analyzer.scrape.resilience import CircuitOpenError
 
     try:

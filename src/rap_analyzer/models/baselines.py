@@ -11,14 +11,12 @@ ridge_features    median-impute + StandardScaler + Ridge on the numeric feature 
 ridge_tfidf       TF-IDF of lyrics_clean (sublinear tf) + Ridge.
 ridge_embeddings  Ridge on sentence embeddings looked up by source_key.
 
-`run_baselines` evaluates each on eval and by artist-grouped CV on train's `fold` column; a model that
-cannot run (no embeddings, no matching feature column) is returned with status "skipped" and the reason.
+`rap_analyzer.models.baseline_runs.run_baselines` fits and scores them; a model that cannot run here (no
+embeddings, no matching feature column) raises `SkipModel` with the reason.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,10 +26,6 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from tqdm import tqdm
-
-from rap_analyzer.config import BaselinesParams
-from rap_analyzer.models.metrics import mae, regression_report
 
 # Substring of a feature column name (lower case) -> direction; the first matching substring wins.
 # With rap_analyzer.features these match: repetition_ratio, the four *rhyme* rates, ttr, mattr, mtld and
@@ -236,79 +230,3 @@ def embeddings_from_matrix(keys: list[str] | np.ndarray, matrix: np.ndarray) -> 
 def embeddings_from_frame(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """The embed stage's rows (source_key, embedding, ...) as the lookup RidgeEmbeddings takes."""
     return {str(k): np.asarray(v, dtype=float) for k, v in zip(frame["source_key"], frame["embedding"], strict=True)}
-
-
-@dataclass
-class BaselineResult:
-    model: str
-    target: str
-    status: str  # "ok" or "skipped"
-    reason: str = ""
-    metrics: dict[str, float | int] = field(default_factory=dict)
-    cv_maes: list[float] = field(default_factory=list)
-    predictions: pd.DataFrame | None = None  # source_key, y_true, y_pred on eval
-    model_params: dict[str, Any] = field(default_factory=dict)
-    seconds: float = float("nan")  # CV plus the final fit and eval prediction
-
-    @property
-    def cv_mae_mean(self) -> float:
-        return float(np.mean(self.cv_maes)) if self.cv_maes else float("nan")
-
-    @property
-    def cv_mae_std(self) -> float:  # sample std over folds
-        return float(np.std(self.cv_maes, ddof=1)) if len(self.cv_maes) > 1 else float("nan")
-
-
-def make_baselines(target: str, feature_cols: list[str], embeddings: dict[str, np.ndarray] | None,
-                   params: BaselinesParams) -> list[tuple[str, Any]]:
-    """(name, factory) pairs: a factory builds a fresh model or raises SkipModel with the reason."""
-    return [
-        ("random", lambda: RandomBaseline(target, params.seed)),
-        ("mean", lambda: MeanBaseline(target)),
-        ("rule", lambda: RuleBaseline(target, feature_cols)),
-        ("ridge_features", lambda: RidgeFeatures(target, params.ridge_alpha, feature_cols)),
-        ("ridge_tfidf", lambda: RidgeTfidf(target, params.ridge_alpha, params.tfidf_max_features)),
-        ("ridge_embeddings", lambda: RidgeEmbeddings(target, params.ridge_alpha, embeddings)),
-    ]
-
-
-def _run_one(name: str, factory: Any, train: pd.DataFrame, eval_: pd.DataFrame, target: str,
-             params: BaselinesParams) -> BaselineResult:
-    try:
-        start = time.perf_counter()
-        cv_maes = []
-        folds = sorted(train["fold"].unique())
-        for fold in folds if len(folds) > 1 else []:  # one fold left after labelling: no CV possible
-            inner, held = train[train["fold"] != fold], train[train["fold"] == fold]
-            pred = factory().fit(inner).predict(held)
-            ok = np.isfinite(pred)  # failures are counted on eval; CV scores what was predicted
-            if ok.any():
-                cv_maes.append(mae(held[target].to_numpy(float)[ok], pred[ok]))
-        model = factory().fit(train)
-        pred = model.predict(eval_)
-        seconds = time.perf_counter() - start
-    except SkipModel as exc:
-        return BaselineResult(model=name, target=target, status="skipped", reason=str(exc))
-    y_true = eval_[target].to_numpy(float)
-    metrics = regression_report(y_true, pred, params.n_bootstrap, params.seed, count_failures=True)
-    predictions = pd.DataFrame({"source_key": eval_["source_key"].to_numpy(), "y_true": y_true, "y_pred": pred})
-    return BaselineResult(model=name, target=target, status="ok", metrics=metrics, cv_maes=cv_maes,
-                          predictions=predictions, model_params=model.params(), seconds=seconds)
-
-
-def run_baselines(train: pd.DataFrame, eval_: pd.DataFrame, target: str, feature_cols: list[str],
-                  embeddings: dict[str, np.ndarray] | None, params: BaselinesParams) -> list[BaselineResult]:
-    """Every baseline for `target`: eval metrics, grouped-fold CV MAE on train, eval predictions."""
-    for name, frame in (("train", train), ("eval", eval_)):
-        if target not in frame.columns:
-            raise ValueError(f"{name} has no {target!r} column; run the prepare stage first")
-    if "fold" not in train.columns:
-        raise ValueError("train has no 'fold' column; build it with rap_analyzer.dataset.build_dataset")
-    train = train[train[target].notna()].reset_index(drop=True)
-    eval_ = eval_[eval_[target].notna()].reset_index(drop=True)
-    if train.empty or eval_.empty:
-        raise ValueError(f"no labelled {target} rows in train ({len(train)}) or eval ({len(eval_)})")
-    results = []
-    for name, factory in tqdm(make_baselines(target, feature_cols, embeddings, params), desc=f"baselines {target}"):
-        results.append(_run_one(name, factory, train, eval_, target, params))
-    return results

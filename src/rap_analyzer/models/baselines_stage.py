@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from rap_analyzer.config import Params
-from rap_analyzer.models.baselines import BaselineResult, embeddings_from_frame, run_baselines
+from rap_analyzer.models.baseline_runs import BaselineResult, run_baselines
+from rap_analyzer.models.baselines import embeddings_from_frame
 from rap_analyzer.tracking.leaderboard import write_leaderboard
 from rap_analyzer.tracking.mlflow_log import log_results
 

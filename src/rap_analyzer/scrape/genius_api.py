@@ -14,12 +14,9 @@ excluded terms.
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -31,15 +28,15 @@ from pydantic import SecretStr
 from tqdm import tqdm
 
 from rap_analyzer.config import ScrapeParams
-from rap_analyzer.errors import UserError
 from rap_analyzer.scrape.lyrics_page import PageLyrics, parse_lyrics_page
-from rap_analyzer.scrape.resilience import (
-    CircuitBreaker,
-    RateLimiter,
-    RetryableError,
-    RetryPolicy,
-    parse_retry_after,
+from rap_analyzer.scrape.remote import (
+    ApiError,
+    MissingCredentialsError,
+    NotFoundError,
+    Resilience,
+    status_error,
 )
+from rap_analyzer.scrape.resilience import RetryableError
 from rap_analyzer.store.cache import JsonCache
 
 log = logging.getLogger(__name__)
@@ -48,65 +45,6 @@ Song = dict[str, Any]
 # How `_lyrics_of` starts the reason of a page that could not be fetched (retries ran out): a failure to retry on
 # the next run, unlike a missing page (404) or an instrumental, which are what the song is.
 LYRICS_PAGE_FAILED = "lyrics page failed"
-
-
-class ApiError(RuntimeError):
-    """A remote API answered with an error we do not retry (or retries ran out)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class NotFoundError(ApiError, LookupError):
-    """HTTP 404: the song, artist or page does not exist. Never retried."""
-
-
-class AuthError(ApiError):
-    """HTTP 401/403: the credentials were refused or lack the permission."""
-
-
-class MissingCredentialsError(UserError, ValueError):
-    """A token or key is not configured; the message names the variable to set."""
-
-
-def status_error(service: str, what: str, status: int, headers: Any, credentials: str) -> Exception | None:
-    """The exception an HTTP status stands for (None for success); `credentials` names what to check on 401."""
-    if status < 400:
-        return None
-    if status == 429 or status == 408 or status >= 500:
-        retry_after = parse_retry_after(headers.get("Retry-After") if headers else None)
-        return RetryableError(f"{service} {what}: HTTP {status}", retry_after=retry_after)
-    if status == 404:
-        return NotFoundError(f"{service} {what}: not found (HTTP 404)", status)
-    if status in (401, 403):
-        return AuthError(f"{service} {what}: HTTP {status}, access refused; check {credentials}", status)
-    return ApiError(f"{service} {what}: HTTP {status}", status)
-
-
-@dataclass
-class Resilience:
-    """One rate budget, retry policy and breaker per remote service, shared by all its calls."""
-
-    policy: RetryPolicy
-    breaker: CircuitBreaker | None = None
-    limiter: RateLimiter | None = None
-
-    @classmethod
-    def from_params(cls, params: ScrapeParams, *, sleep: Callable[[float], None] = time.sleep,
-                    clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> Resilience:
-        return cls(RetryPolicy(max_retries=params.max_retries, sleep=sleep, rng=rng or random.Random()),
-                   CircuitBreaker(params.breaker_failures, params.breaker_cooldown_s, clock=clock),
-                   RateLimiter(params.requests_per_minute, clock=clock, sleep=sleep))
-
-    def call(self, fn: Callable[[], T]) -> T:
-        def on_retry(attempt: int, exc: Exception) -> None:
-            log.warning("%s (retry %d of %d)", exc, attempt + 1, self.policy.max_retries)
-
-        try:
-            return self.policy.call(fn, breaker=self.breaker, limiter=self.limiter, on_retry=on_retry)
-        except RetryableError as exc:
-            raise ApiError(f"{exc}; gave up after {self.policy.max_retries} retries") from exc
 
 
 class _ResilientGenius(API):

@@ -29,7 +29,7 @@ from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 
 from rap_analyzer.config import ScrapeParams, get_secrets
-from rap_analyzer.scrape.genius_api import (
+from rap_analyzer.scrape.remote import (
     ApiError,
     AuthError,
     MissingCredentialsError,

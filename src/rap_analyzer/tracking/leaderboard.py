@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from rap_analyzer.models.baselines import BaselineResult
+from rap_analyzer.models.baseline_runs import BaselineResult
 
 JSON_KEYS = ("n", "n_failed", "mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high")
 

@@ -27,7 +27,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from rap_analyzer.config import REPO_ROOT
-from rap_analyzer.models.baselines import BaselineResult
+from rap_analyzer.models.baseline_runs import BaselineResult
 from rap_analyzer.tracking.plots import write_plots
 
 DEFAULT_TRACKING_URI = f"sqlite:///{REPO_ROOT / 'mlruns' / 'mlflow.db'}"

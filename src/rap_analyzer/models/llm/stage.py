@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rap_analyzer.config import LLMParams, Params
-from rap_analyzer.models.baselines import BaselineResult
+from rap_analyzer.models.baseline_runs import BaselineResult
 from rap_analyzer.models.llm.backends import open_backend
 from rap_analyzer.models.llm.cache import ReplyCache
 from rap_analyzer.models.llm.evaluate import COMPARISONS, run_llm_eval
