@@ -53,6 +53,5 @@ def run_prepare(params: Params, tracks_path: Path, out_dir: Path, progress: bool
     with services.connect(params) as conn:
         migrate(conn)
         record_version(conn, result)
-        conn.commit()
     return result
 

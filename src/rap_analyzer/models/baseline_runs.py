@@ -95,7 +95,9 @@ def run_baselines(train: pd.DataFrame, eval_: pd.DataFrame, target: str, feature
     train = train[train[target].notna()].reset_index(drop=True)
     eval_ = eval_[eval_[target].notna()].reset_index(drop=True)
     if train.empty or eval_.empty:
-        raise ValueError(f"no labelled {target} rows in train ({len(train)}) or eval ({len(eval_)})")
+        # e.g. the catalog source has no pageviews: say so on the leaderboard rather than fail the stage
+        reason = f"no labelled {target} rows in train ({len(train)}) or eval ({len(eval_)}); the source provides none"
+        return [BaselineResult("all baselines", target, "skipped", reason)]
     results = []
     for name, factory in tqdm(make_baselines(target, feature_cols, embeddings, params), desc=f"baselines {target}"):
         results.append(_run_one(name, factory, train, eval_, target, params))

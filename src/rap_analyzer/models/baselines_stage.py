@@ -26,11 +26,6 @@ def run_baselines_stage(params: Params, dataset_dir: Path, embeddings_path: Path
         embeddings = embeddings_from_frame(pd.read_parquet(embeddings_path))
     results: list[BaselineResult] = []
     for target in params.baselines.targets:
-        if not (train[target].notna().any() and eval_[target].notna().any()):
-            # e.g. the catalog source has no pageviews: say so on the leaderboard rather than fail the stage
-            reason = f"no labelled {target} rows in train or eval (the scrape source provides none)"
-            results.append(BaselineResult("all baselines", target, "skipped", reason))
-            continue
         results += run_baselines(train, eval_, target, feature_cols, embeddings, params.baselines)
     logged_params = {**params.baselines.model_dump(), "n_features": len(feature_cols)}
     log_results(results, info["dataset_hash"], logged_params, uri=mlflow_uri,

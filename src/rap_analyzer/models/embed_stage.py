@@ -24,7 +24,6 @@ def run_embed(params: Params, dataset_dir: Path, out_path: Path, progress: bool 
         previous = stored_embeddings(conn, model)
         rows, embedded = embed_frame(tracks, params.embed, previous=previous, progress=progress)
         in_database = store_embeddings(conn, rows, model)
-        conn.commit()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     rows.to_parquet(out_path, index=False)
     summary = {"tracks": len(rows), "embedded_now": embedded, "reused": len(rows) - embedded,

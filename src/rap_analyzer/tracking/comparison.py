@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rap_analyzer.models.metrics import regression_report
+from rap_analyzer.tracking.leaderboard import format_metric
 
 
 def _labels(baseline: pd.DataFrame, llm_predictions: pd.DataFrame) -> np.ndarray:
@@ -61,13 +62,10 @@ def write_comparison(tables: dict[str, pd.DataFrame], path: Path, note: str) -> 
             if not row.n:
                 lines.append(f"| {row.model} | 0 | {row.n_failed} | no parseable reply | | | |")
                 continue
-            lines.append(f"| {row.model} | {row.n} | {row.n_failed} | {row.mae:.3f} | {row.mae_ci_low:.3f} – "
-                         f"{row.mae_ci_high:.3f} | {row.rmse:.3f} | {_fmt(row.spearman)} |")
+            lines.append(f"| {row.model} | {row.n} | {row.n_failed} | {format_metric(row.mae)} | "
+                         f"{format_metric(row.mae_ci_low)} – {format_metric(row.mae_ci_high)} | "
+                         f"{format_metric(row.rmse)} | {format_metric(row.spearman)} |")
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
     return path
-
-
-def _fmt(value: float) -> str:
-    return "—" if value is None or not np.isfinite(value) else f"{value:.3f}"

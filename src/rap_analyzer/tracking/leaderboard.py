@@ -30,7 +30,7 @@ def _num(value: Any) -> float | int | None:
     return value if math.isfinite(value) else None
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def format_metric(value: Any, digits: int = 3) -> str:
     value = _num(value)
     if value is None:
         return "—"
@@ -57,10 +57,13 @@ def _table(results: list[BaselineResult]) -> list[str]:
     ok = sorted((r for r in results if r.status == "ok"), key=lambda r: float(r.metrics["mae"]))
     for r in ok:
         m = r.metrics
-        cv = f"{_fmt(r.cv_mae_mean)} ± {_fmt(r.cv_mae_std)} ({len(r.cv_maes)} folds)" if r.cv_maes else "—"
+        cv = "—"
+        if r.cv_maes:
+            cv = f"{format_metric(r.cv_mae_mean)} ± {format_metric(r.cv_mae_std)} ({len(r.cv_maes)} folds)"
         lines.append(
-            f"| {r.model} | {m['n']} | {_fmt(m['mae'])} | {_fmt(m['mae_ci_low'])} – {_fmt(m['mae_ci_high'])} "
-            f"| {_fmt(m['rmse'])} | {_fmt(m['spearman'])} | {cv} | {m['n_failed']} |"
+            f"| {r.model} | {m['n']} | {format_metric(m['mae'])} | {format_metric(m['mae_ci_low'])} – "
+            f"{format_metric(m['mae_ci_high'])} | {format_metric(m['rmse'])} | {format_metric(m['spearman'])} "
+            f"| {cv} | {m['n_failed']} |"
         )
     for r in results:
         if r.status != "ok":

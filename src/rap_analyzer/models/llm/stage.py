@@ -86,7 +86,6 @@ def run_llm_stage(params: Params, dataset_dir: Path, reports_dir: Path, out_dir:
         migrate(conn)
         summary["analyses_stored"] = store_analyses(conn, records, analyzer=f"llm:{model}",
                                                     model_version=PROMPT_VERSION)
-        conn.commit()
 
     out_dir.mkdir(parents=True, exist_ok=True)
     records.to_parquet(out_dir / "llm_records.parquet", index=False)
@@ -94,12 +93,13 @@ def run_llm_stage(params: Params, dataset_dir: Path, reports_dir: Path, out_dir:
     (reports_dir / "metrics" / "llm_eval.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
     results = as_results(records, rows, model, llm)
-    operational = {k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    # Speed, reliability and cost; the scores are each run's own metrics.
+    operational = {k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)
+                   and not k.startswith(("popularity_", "year_"))}
     logged_params = {k: v for k, v in llm.model_dump().items() if "key" not in k}
     for result in results:
         log_result(result, info["dataset_hash"], logged_params, artifacts=[reports_dir / "metrics" / "llm_eval.json"],
-                   uri=mlflow_uri, extra_metrics={k: v for k, v in operational.items() if not k.startswith(
-                       ("popularity_", "year_"))})
+                   uri=mlflow_uri, extra_metrics=operational)
 
     comparison = {}
     for result in results:
