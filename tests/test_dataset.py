@@ -15,7 +15,7 @@ from rap_analyzer.dataset import filters
 from rap_analyzer.dataset.build import build_dataset, write_dataset
 from rap_analyzer.dataset.labels import popularity_score, release_year
 from rap_analyzer.dataset.split import assign_folds, split_by_artist
-from rap_analyzer.scrape.records import TRACK_COLUMNS, TrackRecord, content_hash
+from rap_analyzer.store.records import TRACK_COLUMNS, TrackRecord, content_hash
 
 
 def record(key: str, artist: str, words: int = 60, pageviews: int | None = 1000, language: str | None = "en",

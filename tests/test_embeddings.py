@@ -7,7 +7,7 @@ import pytest
 
 from rap_analyzer.config import EmbedParams
 from rap_analyzer.models.embeddings import DIMENSION, embed_frame, nearest_tracks, store_embeddings
-from rap_analyzer.scrape.records import TrackRecord, content_hash
+from rap_analyzer.store.records import TrackRecord, content_hash
 from rap_analyzer.store.tracks import upsert_tracks
 
 TEXTS = {

@@ -10,9 +10,9 @@ import pytest
 from http_replay import ReplayServer, Response
 from test_spotify import FORBIDDEN, make_enricher, routes
 
+from rap_analyzer.errors import AuthError
 from rap_analyzer.scrape.enrich import enrich_tracks
-from rap_analyzer.scrape.records import TrackRecord, content_hash
-from rap_analyzer.scrape.remote import AuthError
+from rap_analyzer.store.records import TrackRecord, content_hash
 from rap_analyzer.store.tracks import upsert_tracks
 
 

@@ -14,9 +14,10 @@ from http_replay import ReplayServer, Response, cassette, cassette_routes
 from pydantic import SecretStr
 
 from rap_analyzer.config import ScrapeParams
+from rap_analyzer.errors import ApiError, AuthError, CircuitOpenError, MissingCredentialsError, NotFoundError
+from rap_analyzer.resilience import CircuitBreaker, RateLimiter, RetryPolicy
 from rap_analyzer.scrape.genius_api import GeniusClient, artist_song_cache, skip_reason
-from rap_analyzer.scrape.remote import ApiError, AuthError, MissingCredentialsError, NotFoundError, Resilience
-from rap_analyzer.scrape.resilience import CircuitBreaker, CircuitOpenError, RateLimiter, RetryPolicy
+from rap_analyzer.scrape.remote import Resilience
 
 TOKEN = "dummy-genius-access-token"  # the token the 2015 cassettes were recorded with
 

@@ -12,13 +12,12 @@ from http_replay import ReplayServer, Response, cassette_routes
 from test_genius_api import FakeTime, jim_yosef_routes, make_client
 
 from rap_analyzer.config import Params, ScrapeParams, Secrets
-from rap_analyzer.errors import UserError
+from rap_analyzer.errors import MissingCredentialsError, UserError
 from rap_analyzer.scrape import genius_source
 from rap_analyzer.scrape.genius_api import GeniusClient
 from rap_analyzer.scrape.genius_source import genius_client, iter_genius_records
-from rap_analyzer.scrape.remote import MissingCredentialsError
 from rap_analyzer.scrape.sources import SourceError, SourceItem
-from rap_analyzer.scrape.stage import run_scrape
+from rap_analyzer.stages import scrape as scrape_stage
 from rap_analyzer.store import services
 
 UNFORGIVABLE_PAGE = "/Jim-yosef-and-shiah-maisel-unforgivable-lyrics"  # the second song of jim_yosef_routes
@@ -89,9 +88,9 @@ def test_missing_token_stops_the_scrape_before_any_database_work(
     monkeypatch.delenv("GENIUS_ACCESS_TOKEN", raising=False)
     monkeypatch.setattr(genius_source, "get_secrets", lambda: Secrets(_env_file=None))  # no .env either
     with pytest.raises(MissingCredentialsError, match="GENIUS_ACCESS_TOKEN"):
-        run_scrape(genius_params(params, ["Jim Yosef"], 2), tmp_path / "raw", progress=False)
+        scrape_stage.run(genius_params(params, ["Jim Yosef"], 2), tmp_path / "raw", progress=False)
     with pytest.raises(UserError, match=r"scrape\.artists"):
-        run_scrape(genius_params(params, [], 2), tmp_path / "raw", progress=False)
+        scrape_stage.run(genius_params(params, [], 2), tmp_path / "raw", progress=False)
     assert not (tmp_path / "raw").exists()
 
 
@@ -109,8 +108,8 @@ def test_scrape_report_counts_skipped_songs_and_failed_pages(
     run_params = genius_params(params, ["Jim Yosef"], 4, excluded_terms=["wildfire"])
     with ReplayServer(routes) as server:
         monkeypatch.setattr(genius_source, "genius_client", lambda _: make_client(server, FakeTime(), retries=1))
-        report = run_scrape(run_params, tmp_path / "raw", progress=False)
-        again = run_scrape(run_params, tmp_path / "raw", progress=False)
+        report = scrape_stage.run(run_params, tmp_path / "raw", progress=False)
+        again = scrape_stage.run(run_params, tmp_path / "raw", progress=False)
         assert len(server.requests_to(UNFORGIVABLE_PAGE)) == 4  # not stored, so asked for again
     # Linked stored, Unforgivable failed, Hate You and WILDFIRE skipped, Volcano and Risk It All without a page.
     assert report.skipped_by_source == {"not the primary artist": 1, "excluded term 'wildfire'": 1}

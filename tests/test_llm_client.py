@@ -12,11 +12,11 @@ import pytest
 from http_replay import ReplayServer, Response
 
 from rap_analyzer.config import LLMParams, Secrets
-from rap_analyzer.errors import UserError
+from rap_analyzer.errors import LLMAuthError, LLMFatalError, UserError
 from rap_analyzer.models.llm.client import LLMClient, resolve_endpoint
-from rap_analyzer.models.llm.records import LLMAuthError, LLMFatalError, analyze
+from rap_analyzer.models.llm.records import analyze
 from rap_analyzer.models.llm.schema import LANGUAGE_PATTERN, Analysis, decoding_schema
-from rap_analyzer.scrape.resilience import RateLimiter, RetryPolicy
+from rap_analyzer.resilience import RateLimiter, RetryPolicy
 
 CHAT = "/v1/chat/completions"
 KEY = "sk-test-do-not-log-0123456789"

@@ -16,16 +16,16 @@ from http_replay import ReplayServer
 from test_llm_client import CHAT, KEY, VALID, Recorder, bodies, completion, error
 
 from rap_analyzer.config import LLMParams
+from rap_analyzer.errors import LLMAuthError
 from rap_analyzer.models.llm import cache as cache_module
 from rap_analyzer.models.llm.cache import ReplyCache, settings_fingerprint
 from rap_analyzer.models.llm.client import LLMClient
 from rap_analyzer.models.llm.evaluate import run_llm_eval
-from rap_analyzer.models.llm.records import LLMAuthError
 from rap_analyzer.models.llm.schema import decoding_schema
 from rap_analyzer.models.llm.store import store_analyses
-from rap_analyzer.scrape.records import TrackRecord
-from rap_analyzer.scrape.resilience import RateLimiter, RetryPolicy
+from rap_analyzer.resilience import RateLimiter, RetryPolicy
 from rap_analyzer.store.cache import JsonCache
+from rap_analyzer.store.records import TrackRecord
 from rap_analyzer.store.tracks import upsert_tracks
 
 PRICE_IN, PRICE_OUT = 0.2, 0.8

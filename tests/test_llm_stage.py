@@ -15,8 +15,8 @@ from mlflow.tracking import MlflowClient
 from test_llm_client import VALID, completion
 
 from rap_analyzer.config import Params
-from rap_analyzer.models.llm.stage import run_llm_stage
-from rap_analyzer.scrape.records import TrackRecord, content_hash
+from rap_analyzer.stages import llm_eval as llm_eval_stage
+from rap_analyzer.store.records import TrackRecord, content_hash
 from rap_analyzer.store.tracks import upsert_tracks
 
 KEYS = [f"genius:{n}" for n in range(1, 5)]
@@ -59,9 +59,9 @@ def test_stage_against_an_openai_compatible_server(params: Params, dataset: Path
         stage_params = params.model_copy(update={"llm_eval": llm})
         reports = tmp_path / "reports"
         uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-        stage = run_llm_stage(stage_params, dataset, reports, tmp_path / "llm", uri, progress=False)
+        stage = llm_eval_stage.run(stage_params, dataset, reports, tmp_path / "llm", uri, progress=False)
         requests = len(server.requests)
-        again = run_llm_stage(stage_params, dataset, reports, tmp_path / "llm", uri, progress=False)
+        again = llm_eval_stage.run(stage_params, dataset, reports, tmp_path / "llm", uri, progress=False)
         assert len(server.requests) == requests  # every reply came from the Redis cache
     summary = stage.summary
     assert (summary["n"], summary["n_ok"], summary["analyses_stored"]) == (4, 3, 4)

@@ -5,9 +5,9 @@ import random
 import pytest
 from test_genius_api import FakeTime
 
-from rap_analyzer.scrape.resilience import (
+from rap_analyzer.errors import CircuitOpenError
+from rap_analyzer.resilience import (
     CircuitBreaker,
-    CircuitOpenError,
     RateLimiter,
     RetryableError,
     RetryPolicy,

@@ -11,7 +11,6 @@ import pytest
 
 from rap_analyzer.config import Params
 from rap_analyzer.scrape.cleaning import REJECT_REASONS
-from rap_analyzer.scrape.records import catalog_key, content_hash
 from rap_analyzer.scrape.sources import (
     SourceError,
     SourceItem,
@@ -24,6 +23,7 @@ from rap_analyzer.scrape.sources import (
     offline_files,
     parse_release_date,
 )
+from rap_analyzer.store.records import catalog_key, content_hash
 
 
 def split(items) -> tuple[list[SourceItem], list[SourceError]]:

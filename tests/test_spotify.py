@@ -15,8 +15,9 @@ from http_replay import ReplayServer, Response
 from pydantic import SecretStr
 
 from rap_analyzer.config import ScrapeParams
-from rap_analyzer.scrape.remote import AuthError, MissingCredentialsError, Resilience
-from rap_analyzer.scrape.resilience import CircuitBreaker, RetryPolicy
+from rap_analyzer.errors import AuthError, MissingCredentialsError
+from rap_analyzer.resilience import CircuitBreaker, RetryPolicy
+from rap_analyzer.scrape.remote import Resilience
 from rap_analyzer.scrape.spotify import SpotifyEnricher, match_score, normalise_title, search_queries
 
 CLIENT_ID, CLIENT_SECRET = "test-client-id", "test-client-SECRET-5e4d"

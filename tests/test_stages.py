@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from rap_analyzer.cli import app
 from rap_analyzer.config import Params
-from rap_analyzer.dataset.stage import run_prepare
-from rap_analyzer.models.baselines_stage import run_baselines_stage
-from rap_analyzer.models.embed_stage import run_embed
-from rap_analyzer.scrape.stage import run_scrape
+from rap_analyzer.stages import baselines as baselines_stage
+from rap_analyzer.stages import embed as embed_stage
+from rap_analyzer.stages import prepare as prepare_stage
+from rap_analyzer.stages import scrape as scrape_stage
 
 ARTISTS = ["Nas", "JAYZ", "Eminem", "Drake", "KendrickLamar", "OutKast", "MFDOOM", "2Pac"]
 
@@ -42,23 +42,24 @@ def slice_params(params: Params, shared_dir: Path, tmp_path: Path, db_url: str, 
 
 def test_pipeline_end_to_end_on_a_slice(slice_params: Params, tmp_path: Path) -> None:
     raw_dir, processed, reports = tmp_path / "raw", tmp_path / "processed", tmp_path / "reports"
-    report = run_scrape(slice_params, raw_dir, progress=False)
+    report = scrape_stage.run(slice_params, raw_dir, progress=False)
     tracks = pd.read_parquet(raw_dir / "tracks.parquet")
     assert report.seen == len(tracks) + sum(report.rejected.values()) and len(tracks) > 100
 
-    result = run_prepare(slice_params, raw_dir / "tracks.parquet", processed, progress=False)
+    result = prepare_stage.run(slice_params, raw_dir / "tracks.parquet", processed, progress=False)
     assert set(result.train["artist"]).isdisjoint(result.eval["artist"])
     assert {"rhyme_density", "mtld", "popularity", "release_year"} <= set(result.train.columns)
     info = json.loads((processed / "dataset_info.json").read_text())
     assert info["dataset_hash"] == result.dataset_hash
     assert info["counts"]["kept"] == len(result.train) + len(result.eval)
 
-    summary = run_embed(slice_params, processed, processed / "embeddings.parquet", progress=False)
+    summary = embed_stage.run(slice_params, processed, processed / "embeddings.parquet", progress=False)
     assert summary["embedded_now"] == summary["tracks"] == info["counts"]["kept"]
-    assert run_embed(slice_params, processed, processed / "embeddings.parquet", progress=False)["embedded_now"] == 0
+    again = embed_stage.run(slice_params, processed, processed / "embeddings.parquet", progress=False)
+    assert again["embedded_now"] == 0
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    results = run_baselines_stage(slice_params, processed, processed / "embeddings.parquet", reports, uri)
+    results = baselines_stage.run(slice_params, processed, processed / "embeddings.parquet", reports, uri)
     assert {(r.target, r.model) for r in results if r.status == "ok"} == {
         (t, m) for t in ("popularity", "release_year")
         for m in ("random", "mean", "rule", "ridge_features", "ridge_tfidf", "ridge_embeddings")}
@@ -85,12 +86,12 @@ def test_cli_reports_a_missing_source_in_one_line(params: Params, tmp_path: Path
 
 def test_a_target_without_labels_is_skipped_visibly(slice_params: Params, tmp_path: Path) -> None:
     raw_dir, processed, reports = tmp_path / "raw", tmp_path / "processed", tmp_path / "reports"
-    run_scrape(slice_params, raw_dir, progress=False)
+    scrape_stage.run(slice_params, raw_dir, progress=False)
     tracks = pd.read_parquet(raw_dir / "tracks.parquet").assign(pageviews=None)  # like the catalog source
     tracks.to_parquet(raw_dir / "tracks.parquet")
-    run_prepare(slice_params, raw_dir / "tracks.parquet", processed, progress=False)
+    prepare_stage.run(slice_params, raw_dir / "tracks.parquet", processed, progress=False)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    results = run_baselines_stage(slice_params, processed, None, reports, uri)
+    results = baselines_stage.run(slice_params, processed, None, reports, uri)
     skipped = [r for r in results if r.target == "popularity"]
     assert [(r.model, r.status) for r in skipped] == [("all baselines", "skipped")]
     assert any(r.target == "release_year" and r.status == "ok" for r in results)

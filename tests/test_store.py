@@ -7,10 +7,10 @@ import psycopg
 import pytest
 import redis
 
-from rap_analyzer.scrape.records import TrackRecord, content_hash
 from rap_analyzer.store import services
 from rap_analyzer.store.cache import JsonCache, KeySet
 from rap_analyzer.store.migrate import available_migrations, migrate
+from rap_analyzer.store.records import TrackRecord, content_hash
 from rap_analyzer.store.tracks import tracks_frame, upsert_tracks
 
 

@@ -10,17 +10,17 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from rap_analyzer.models.baseline_runs import BaselineResult
 from rap_analyzer.models.metrics import regression_report
+from rap_analyzer.models.result import ModelResult
 from rap_analyzer.tracking.leaderboard import write_leaderboard
 from rap_analyzer.tracking.mlflow_log import DEFAULT_TRACKING_URI, log_result, result_metrics, tracking_uri
 
 
-def result(model: str, target: str, offset: float, constant: bool = False) -> BaselineResult:
+def result(model: str, target: str, offset: float, constant: bool = False) -> ModelResult:
     y = np.random.default_rng(0).uniform(1, 10, 40)  # one eval set, as in a real run
     rng = np.random.default_rng(len(model))
     pred = np.full(40, 5.0) if constant else y + rng.normal(offset, 1.0, 40)
-    return BaselineResult(
+    return ModelResult(
         model=model, target=target, status="ok", metrics=regression_report(y, pred, 100, 0),
         cv_maes=[1.0 + offset, 1.2 + offset, 0.9 + offset],
         predictions=pd.DataFrame({"source_key": [f"k{i}" for i in range(40)], "y_true": y, "y_pred": pred}),
@@ -29,9 +29,9 @@ def result(model: str, target: str, offset: float, constant: bool = False) -> Ba
 
 
 @pytest.fixture
-def results() -> list[BaselineResult]:
+def results() -> list[ModelResult]:
     return [result("ridge_features", "popularity", 0.1), result("mean", "popularity", 0.0, constant=True),
-            BaselineResult(model="ridge_embeddings", target="popularity", status="skipped",
+            ModelResult(model="ridge_embeddings", target="popularity", status="skipped",
                            reason="no embeddings given"),
             result("ridge_tfidf", "release_year", 2.0)]
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from rap_analyzer.config import load_params
-from rap_analyzer.errors import UserError
+from rap_analyzer.errors import RapAnalyzerError
 
 app = typer.Typer(help="Reproducible ML research on rap lyrics.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The PostgreSQL database (embedded unless DATABASE_URL is set).", no_args_is_help=True)
@@ -64,9 +64,9 @@ def scrape(
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Import songs from the configured source into PostgreSQL and export them to parquet."""
-    from rap_analyzer.scrape.stage import run_scrape
+    from rap_analyzer.stages import scrape as scrape_stage
 
-    report = run_scrape(load_params(params_path), out_dir)
+    report = scrape_stage.run(load_params(params_path), out_dir)
     _print_json({k: v for k, v in report.to_json().items() if k != "per_artist"})
 
 
@@ -78,9 +78,9 @@ def prepare(
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Features, filters, labels and the artist-disjoint split."""
-    from rap_analyzer.dataset.stage import run_prepare
+    from rap_analyzer.stages import prepare as prepare_stage
 
-    result = run_prepare(load_params(params_path), tracks, out_dir)
+    result = prepare_stage.run(load_params(params_path), tracks, out_dir)
     _print_json({"dataset_hash": result.dataset_hash, **result.info["counts"], "dropped": result.info["dropped"]})
 
 
@@ -91,9 +91,9 @@ def embed(
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Sentence embeddings of every dataset track, to parquet and pgvector (unchanged tracks are reused)."""
-    from rap_analyzer.models.embed_stage import run_embed
+    from rap_analyzer.stages import embed as embed_stage
 
-    _print_json(run_embed(load_params(params_path), dataset_dir, out))
+    _print_json(embed_stage.run(load_params(params_path), dataset_dir, out))
 
 
 @app.command()
@@ -105,11 +105,11 @@ def baselines(
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Every baseline for every target, logged to MLflow and written to the leaderboard."""
-    from rap_analyzer.models.baselines_stage import leaderboard_frame, run_baselines_stage
+    from rap_analyzer.stages import baselines as baselines_stage
 
-    results = run_baselines_stage(load_params(params_path), dataset_dir, embeddings, reports_dir)
+    results = baselines_stage.run(load_params(params_path), dataset_dir, embeddings, reports_dir)
     columns = ["target", "model", "status", "mae", "mae_ci_low", "mae_ci_high", "rmse", "spearman"]
-    typer.echo(leaderboard_frame(results).reindex(columns=columns).to_string(index=False))
+    typer.echo(baselines_stage.leaderboard_frame(results).reindex(columns=columns).to_string(index=False))
 
 
 @app.command("llm-eval")
@@ -120,19 +120,15 @@ def llm_eval(
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
     """The LLM baseline: structured analyses of eval lyrics, scored against the labels."""
-    from rap_analyzer.models.llm.stage import run_llm_stage
+    from rap_analyzer.stages import llm_eval as llm_eval_stage
 
-    stage = run_llm_stage(load_params(params_path), dataset_dir, reports_dir, out_dir)
+    stage = llm_eval_stage.run(load_params(params_path), dataset_dir, reports_dir, out_dir)
     _print_json({k: v for k, v in stage.summary.items()})
 
 
 def run() -> None:
     """Console entry point: known failures end in one clear line, not a traceback."""
-    from rap_analyzer.models.llm.records import LLMFatalError
-    from rap_analyzer.scrape.remote import ApiError
-    from rap_analyzer.scrape.resilience import CircuitOpenError
-
     try:
         app()
-    except (UserError, FileNotFoundError, CircuitOpenError, ApiError, LLMFatalError) as exc:
+    except (RapAnalyzerError, FileNotFoundError) as exc:
         _fail(str(exc))

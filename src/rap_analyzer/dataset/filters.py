@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rap_analyzer.scrape.records import content_hash
+from rap_analyzer.store.records import content_hash
 
 REQUIRED_COLUMNS = ("source_key", "artist", "lyrics_clean", "language", "content_hash", "pageviews",
                     "release_date")
@@ -24,7 +24,7 @@ def check_columns(raw: pd.DataFrame) -> None:
     if missing:
         raise ValueError(
             f"raw tracks lack columns {missing}; expected the TrackRecord columns of data/raw/tracks.parquet "
-            "(rap_analyzer.scrape.records.TRACK_COLUMNS) — re-run the scrape stage"
+            "(rap_analyzer.store.records.TRACK_COLUMNS) — re-run the scrape stage"
         )
     dupes = raw["source_key"][raw["source_key"].duplicated()]
     if len(dupes):

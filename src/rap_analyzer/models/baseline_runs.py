@@ -1,12 +1,11 @@
 """Running the baselines: `run_baselines` fits each model of `rap_analyzer.models.baselines` on train, scores
-it on eval and by artist-grouped CV on train's `fold` column, and returns a `BaselineResult` per model (the
+it on eval and by artist-grouped CV on train's `fold` column, and returns a `ModelResult` per model (the
 shape every scored model, the LLM too, is logged and ranked in). A model that cannot run is returned with
 status "skipped" and the reason."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,27 +23,7 @@ from rap_analyzer.models.baselines import (
     SkipModel,
 )
 from rap_analyzer.models.metrics import mae, regression_report
-
-
-@dataclass
-class BaselineResult:
-    model: str
-    target: str
-    status: str  # "ok" or "skipped"
-    reason: str = ""
-    metrics: dict[str, float | int] = field(default_factory=dict)
-    cv_maes: list[float] = field(default_factory=list)
-    predictions: pd.DataFrame | None = None  # source_key, y_true, y_pred on eval
-    model_params: dict[str, Any] = field(default_factory=dict)
-    seconds: float = float("nan")  # CV plus the final fit and eval prediction
-
-    @property
-    def cv_mae_mean(self) -> float:
-        return float(np.mean(self.cv_maes)) if self.cv_maes else float("nan")
-
-    @property
-    def cv_mae_std(self) -> float:  # sample std over folds
-        return float(np.std(self.cv_maes, ddof=1)) if len(self.cv_maes) > 1 else float("nan")
+from rap_analyzer.models.result import ModelResult
 
 
 def make_baselines(target: str, feature_cols: list[str], embeddings: dict[str, np.ndarray] | None,
@@ -61,7 +40,7 @@ def make_baselines(target: str, feature_cols: list[str], embeddings: dict[str, n
 
 
 def _run_one(name: str, factory: Any, train: pd.DataFrame, eval_: pd.DataFrame, target: str,
-             params: BaselinesParams) -> BaselineResult:
+             params: BaselinesParams) -> ModelResult:
     try:
         start = time.perf_counter()
         cv_maes = []
@@ -76,16 +55,16 @@ def _run_one(name: str, factory: Any, train: pd.DataFrame, eval_: pd.DataFrame, 
         pred = model.predict(eval_)
         seconds = time.perf_counter() - start
     except SkipModel as exc:
-        return BaselineResult(model=name, target=target, status="skipped", reason=str(exc))
+        return ModelResult(model=name, target=target, status="skipped", reason=str(exc))
     y_true = eval_[target].to_numpy(float)
     metrics = regression_report(y_true, pred, params.n_bootstrap, params.seed, count_failures=True)
     predictions = pd.DataFrame({"source_key": eval_["source_key"].to_numpy(), "y_true": y_true, "y_pred": pred})
-    return BaselineResult(model=name, target=target, status="ok", metrics=metrics, cv_maes=cv_maes,
+    return ModelResult(model=name, target=target, status="ok", metrics=metrics, cv_maes=cv_maes,
                           predictions=predictions, model_params=model.params(), seconds=seconds)
 
 
 def run_baselines(train: pd.DataFrame, eval_: pd.DataFrame, target: str, feature_cols: list[str],
-                  embeddings: dict[str, np.ndarray] | None, params: BaselinesParams) -> list[BaselineResult]:
+                  embeddings: dict[str, np.ndarray] | None, params: BaselinesParams) -> list[ModelResult]:
     """Every baseline for `target`: eval metrics, grouped-fold CV MAE on train, eval predictions."""
     for name, frame in (("train", train), ("eval", eval_)):
         if target not in frame.columns:
@@ -97,7 +76,7 @@ def run_baselines(train: pd.DataFrame, eval_: pd.DataFrame, target: str, feature
     if train.empty or eval_.empty:
         # e.g. the catalog source has no pageviews: say so on the leaderboard rather than fail the stage
         reason = f"no labelled {target} rows in train ({len(train)}) or eval ({len(eval_)}); the source provides none"
-        return [BaselineResult("all baselines", target, "skipped", reason)]
+        return [ModelResult("all baselines", target, "skipped", reason)]
     results = []
     for name, factory in tqdm(make_baselines(target, feature_cols, embeddings, params), desc=f"baselines {target}"):
         results.append(_run_one(name, factory, train, eval_, target, params))

@@ -3,7 +3,6 @@ kept in parquet and in the pgvector `embeddings` table; unchanged texts are neve
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 from rap_analyzer.config import EmbedParams
+from rap_analyzer.store.records import text_hash
 from rap_analyzer.store.tracks import track_ids
 
 DIMENSION = 384
@@ -43,10 +43,6 @@ def load_model(name: str = "all-MiniLM-L6-v2", max_seq_length: int = 256) -> Sen
     model = SentenceTransformer(str(model_path(name)), device="cpu")
     model.max_seq_length = max_seq_length
     return model
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def embed_texts(texts: list[str], params: EmbedParams, progress: bool = True) -> np.ndarray:

@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from tqdm.auto import tqdm
 
-from rap_analyzer.scrape.remote import ApiError, AuthError
+from rap_analyzer.errors import ApiError, AuthError
 from rap_analyzer.scrape.spotify import SpotifyEnricher, SpotifyMatch
 
 _PENDING = """

@@ -28,15 +28,10 @@ from pydantic import SecretStr
 from tqdm import tqdm
 
 from rap_analyzer.config import ScrapeParams
+from rap_analyzer.errors import ApiError, MissingCredentialsError, NotFoundError
+from rap_analyzer.resilience import RetryableError
 from rap_analyzer.scrape.lyrics_page import PageLyrics, parse_lyrics_page
-from rap_analyzer.scrape.remote import (
-    ApiError,
-    MissingCredentialsError,
-    NotFoundError,
-    Resilience,
-    status_error,
-)
-from rap_analyzer.scrape.resilience import RetryableError
+from rap_analyzer.scrape.remote import Resilience, status_error
 from rap_analyzer.store.cache import JsonCache
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from rap_analyzer.config import Params, get_secrets
-from rap_analyzer.errors import UserError
+from rap_analyzer.errors import NotFoundError, UserError
 from rap_analyzer.scrape.genius_api import LYRICS_PAGE_FAILED, GeniusClient, artist_song_cache
-from rap_analyzer.scrape.remote import NotFoundError
 from rap_analyzer.scrape.sources import MalformedSong, SourceError, SourceItem, dump_record
 from rap_analyzer.store import services
 

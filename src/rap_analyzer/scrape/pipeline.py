@@ -19,10 +19,10 @@ import psycopg
 import redis
 from tqdm.auto import tqdm
 
-from rap_analyzer.scrape.records import TrackRecord
 from rap_analyzer.scrape.sources import SourceError, SourceItem
 from rap_analyzer.store import tracks as track_store
 from rap_analyzer.store.cache import KeySet
+from rap_analyzer.store.records import TrackRecord
 
 
 @dataclass

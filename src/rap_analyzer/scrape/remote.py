@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rap_analyzer.config import ScrapeParams
-from rap_analyzer.errors import UserError
-from rap_analyzer.scrape.resilience import (
+from rap_analyzer.errors import ApiError, AuthError, NotFoundError
+from rap_analyzer.resilience import (
     CircuitBreaker,
     RateLimiter,
     RetryableError,
@@ -24,24 +24,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class ApiError(RuntimeError):
-    """A remote API answered with an error we do not retry (or retries ran out)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
-class NotFoundError(ApiError, LookupError):
-    """HTTP 404: the song, artist or page does not exist. Never retried."""
 
 
-class AuthError(ApiError):
-    """HTTP 401/403: the credentials were refused or lack the permission."""
 
 
-class MissingCredentialsError(UserError, ValueError):
-    """A token or key is not configured; the message names the variable to set."""
 
 
 def status_error(service: str, what: str, status: int, headers: Any, credentials: str) -> Exception | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from rap_analyzer.config import Params
 from rap_analyzer.scrape.cleaning import DEFAULT_MIN_WORDS, clean_lyrics, strip_zero_width
-from rap_analyzer.scrape.records import TrackRecord, catalog_key, content_hash
+from rap_analyzer.store.records import TrackRecord, catalog_key, content_hash
 
 # Sound recording starts in 1877 (phonograph); an earlier release date is a typo such as 0141-07-27.
 EARLIEST_RELEASE_YEAR = 1877

@@ -29,15 +29,9 @@ from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 
 from rap_analyzer.config import ScrapeParams, get_secrets
-from rap_analyzer.scrape.remote import (
-    ApiError,
-    AuthError,
-    MissingCredentialsError,
-    NotFoundError,
-    Resilience,
-    status_error,
-)
-from rap_analyzer.scrape.resilience import RetryableError
+from rap_analyzer.errors import ApiError, AuthError, MissingCredentialsError, NotFoundError
+from rap_analyzer.resilience import RetryableError
+from rap_analyzer.scrape.remote import Resilience, status_error
 
 T = TypeVar("T")
 Track = dict[str, Any]

@@ -20,13 +20,11 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from rap_analyzer.config import Params, get_secrets, load_params
-from rap_analyzer.errors import UserError
+from rap_analyzer.errors import ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
 
-class ServiceUnavailableError(UserError):
-    """A database or cache could not be reached; the message says what to set."""
 
 
 def _redact(url: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 import psycopg
 
-from rap_analyzer.scrape.records import TRACK_COLUMNS, TrackRecord
+from rap_analyzer.store.records import TRACK_COLUMNS, TrackRecord
 
 _TRACK_FIELDS = [c for c in TRACK_COLUMNS if c != "artist"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from rap_analyzer.models.baseline_runs import BaselineResult
+from rap_analyzer.models.result import ModelResult
 
 JSON_KEYS = ("n", "n_failed", "mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high")
 
@@ -37,7 +37,7 @@ def format_metric(value: Any, digits: int = 3) -> str:
     return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
 
 
-def metrics_dict(results: Iterable[BaselineResult]) -> dict[str, dict[str, float | int | None]]:
+def metrics_dict(results: Iterable[ModelResult]) -> dict[str, dict[str, float | int | None]]:
     out = {}
     for r in results:
         if r.status != "ok":
@@ -49,7 +49,7 @@ def metrics_dict(results: Iterable[BaselineResult]) -> dict[str, dict[str, float
     return out
 
 
-def _table(results: list[BaselineResult]) -> list[str]:
+def _table(results: list[ModelResult]) -> list[str]:
     lines = [
         "| model | n | MAE | 95% CI (MAE) | RMSE | Spearman | CV MAE (mean ± std) | failed |",
         "|---|---|---|---|---|---|---|---|",
@@ -71,7 +71,7 @@ def _table(results: list[BaselineResult]) -> list[str]:
     return lines
 
 
-def predictions_wide(results: Iterable[BaselineResult]) -> pd.DataFrame:
+def predictions_wide(results: Iterable[ModelResult]) -> pd.DataFrame:
     """source_key, y_true, then one prediction column per model that ran."""
     frames = [r.predictions.set_index("source_key") for r in results
               if r.status == "ok" and r.predictions is not None]
@@ -84,7 +84,7 @@ def predictions_wide(results: Iterable[BaselineResult]) -> pd.DataFrame:
     return pd.concat([y_true, *preds], axis=1).rename_axis("source_key").reset_index()
 
 
-def write_leaderboard(results: Iterable[BaselineResult], path_md: str | Path, metrics_json_dir: str | Path,
+def write_leaderboard(results: Iterable[ModelResult], path_md: str | Path, metrics_json_dir: str | Path,
                       plots_dir: str | Path | None = None, dataset_hash: str | None = None) -> dict[str, Path]:
     """Write the leaderboard, one metrics JSON and one predictions CSV per target; returns the paths."""
     results = list(results)

@@ -27,8 +27,8 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from rap_analyzer.config import REPO_ROOT
-from rap_analyzer.models.baseline_runs import BaselineResult
-from rap_analyzer.tracking.plots import write_plots
+from rap_analyzer.models.plots import write_plots
+from rap_analyzer.models.result import ModelResult
 
 DEFAULT_TRACKING_URI = f"sqlite:///{REPO_ROOT / 'mlruns' / 'mlflow.db'}"
 METRIC_KEYS = ("mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high", "n", "n_failed", "failure_rate")
@@ -70,7 +70,7 @@ def git_commit(cwd: Path = REPO_ROOT) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def result_metrics(result: BaselineResult) -> dict[str, float]:
+def result_metrics(result: ModelResult) -> dict[str, float]:
     """The numbers a run records; undefined ones (e.g. Spearman of a constant prediction) are left out."""
     values: dict[str, Any] = {k: result.metrics.get(k) for k in METRIC_KEYS}
     values["cv_mae_mean"] = result.cv_mae_mean
@@ -78,7 +78,7 @@ def result_metrics(result: BaselineResult) -> dict[str, float]:
     return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(float(v))}
 
 
-def log_result(result: BaselineResult, dataset_hash: str, params: dict[str, Any] | None = None,
+def log_result(result: ModelResult, dataset_hash: str, params: dict[str, Any] | None = None,
                artifacts: Iterable[str | Path] = (), experiment: str | None = None,
                uri: str | None = None, extra_metrics: dict[str, float] | None = None,
                plots_dir: Path | None = None) -> str:
@@ -127,7 +127,7 @@ def log_result(result: BaselineResult, dataset_hash: str, params: dict[str, Any]
     return run_id
 
 
-def log_results(results: Iterable[BaselineResult], dataset_hash: str, params: dict[str, Any] | None = None,
+def log_results(results: Iterable[ModelResult], dataset_hash: str, params: dict[str, Any] | None = None,
                 uri: str | None = None, plots_dir: Path | None = None) -> dict[str, str]:
     """Log every result; returns {"<target>/<model>": run_id}."""
     return {f"{r.target}/{r.model}": log_result(r, dataset_hash, params, uri=uri, plots_dir=plots_dir)

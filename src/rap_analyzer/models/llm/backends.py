@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rap_analyzer.config import LLMParams, Secrets
+from rap_analyzer.models.llm.base import Backend
 from rap_analyzer.models.llm.client import NO_KEY, LLMClient
 from rap_analyzer.models.llm.local_server import local_llama_server
-from rap_analyzer.models.llm.records import Backend
 from rap_analyzer.models.llm.schema import decoding_schema
 
 

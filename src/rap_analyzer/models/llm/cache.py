@@ -15,15 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from rap_analyzer.config import LLMParams
+from rap_analyzer.models.llm.base import Reply
 from rap_analyzer.models.llm.prompt import PROMPT_VERSION, prompt_fingerprint
 from rap_analyzer.models.llm.schema import decoding_schema
 from rap_analyzer.store.cache import JsonCache
-
-if TYPE_CHECKING:
-    from rap_analyzer.models.llm.records import Reply
 
 NAMESPACE = "llm_reply"
 
@@ -59,8 +56,6 @@ class ReplyCache:
         return f"{model}|{PROMPT_VERSION}|{self.settings}|{lyrics_sha1}"
 
     def get(self, model: str, lyrics_sha1: str) -> Reply | None:
-        from rap_analyzer.models.llm.records import Reply
-
         value = self.cache.get(self.key(model, lyrics_sha1))
         try:
             return None if value is None else Reply(**value)

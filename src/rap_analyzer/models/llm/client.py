@@ -20,11 +20,10 @@ from typing import Any
 import openai
 
 from rap_analyzer.config import LLMParams, Secrets, get_secrets
-from rap_analyzer.errors import UserError
-from rap_analyzer.models.llm.records import LLMAuthError, LLMFatalError, Reply, RequestFailure
-from rap_analyzer.scrape.resilience import (
+from rap_analyzer.errors import CircuitOpenError, LLMAuthError, LLMFatalError, UserError
+from rap_analyzer.models.llm.base import Reply, RequestFailure
+from rap_analyzer.resilience import (
     CircuitBreaker,
-    CircuitOpenError,
     RateLimiter,
     RetryableError,
     RetryPolicy,

@@ -20,9 +20,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rap_analyzer.config import BaselinesParams, LLMParams
+from rap_analyzer.errors import LLMFatalError
+from rap_analyzer.models.llm.base import Backend
 from rap_analyzer.models.llm.cache import ReplyCache
 from rap_analyzer.models.llm.prompt import PROMPT_VERSION
-from rap_analyzer.models.llm.records import Backend, CallRecord, LLMFatalError, analyze
+from rap_analyzer.models.llm.records import CallRecord, analyze
 from rap_analyzer.models.llm.store import ANALYSIS_FIELDS
 from rap_analyzer.models.metrics import regression_report
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from rap_analyzer.models.llm.evaluate import COMPARISONS
-from rap_analyzer.tracking.plots import predicted_vs_actual
+from rap_analyzer.models.plots import predicted_vs_actual
 
 
 def llm_figures(records: pd.DataFrame, out_dir: Path) -> list[Path]:

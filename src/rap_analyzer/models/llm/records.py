@@ -8,46 +8,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from rap_analyzer.models.embeddings import text_hash
+from rap_analyzer.models.llm.base import Backend, RequestFailure
 from rap_analyzer.models.llm.cache import ReplyCache
 from rap_analyzer.models.llm.prompt import PROMPT_VERSION, build_messages
 from rap_analyzer.models.llm.schema import ParseFailure, parse_reply
-
-
-class LLMFatalError(RuntimeError):
-    """Stops the whole run: every further request would fail the same way (bad key, unknown model)."""
-
-
-class LLMAuthError(LLMFatalError):
-    """401/403 from the API. The message names the key's environment variable, never the key."""
-
-
-class RequestFailure(Exception):
-    """No usable reply after retries (rate limited, server errors, timeouts, circuit open, other 4xx)."""
-
-    def __init__(self, reason: str, attempts: int, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason, self.attempts, self.detail = reason, attempts, detail
-
-
-@dataclass
-class Reply:
-    text: str | None
-    latency_s: float  # duration of the attempt that produced this reply
-    tokens_in: int | None
-    tokens_out: int | None
-    attempts: int
-    json_mode: bool  # whether the reply was generated under response_format json_object
-    finish_reason: str | None = None
-
-
-class Backend(Protocol):
-    kind: str  # "openai", "local" or "transformers"
-    model: str  # the name the reply cache and the `analyses` rows are keyed by
-
-    def complete(self, messages: list[dict[str, str]]) -> Reply: ...
+from rap_analyzer.store.records import text_hash
 
 
 @dataclass

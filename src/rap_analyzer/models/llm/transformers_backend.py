@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from rap_analyzer.config import LLMParams
-from rap_analyzer.models.llm.records import Reply, RequestFailure
+from rap_analyzer.models.llm.base import Reply, RequestFailure
 
 
 def _split_model_path(path: Path) -> tuple[Path, str | None]:

@@ -1,4 +1,5 @@
-"""The track record every source produces and the store and `data/raw/tracks.parquet` hold."""
+"""The track record every source produces and the store and `data/raw/tracks.parquet` hold, and the content
+hashes that de-duplicate tracks and key embeddings and cached LLM replies."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ def content_hash(text: str) -> str:
     """Hash of the cleaned lyrics, normalised so the same song under two artists collides."""
     normalised = " ".join(text.lower().split())
     return hashlib.sha1(normalised.encode()).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    """SHA-1 of the text exactly as given: the key of embeddings and of cached LLM replies."""
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def catalog_key(artist: str, title: str) -> str:

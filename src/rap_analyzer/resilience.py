@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
+from rap_analyzer.errors import CircuitOpenError
+
 T = TypeVar("T")
 
 
@@ -35,8 +37,6 @@ class RateLimiter:
             self._sleep(slot - now)
 
 
-class CircuitOpenError(RuntimeError):
-    """Raised instead of calling a dependency that failed too often in a row."""
 
 
 @dataclass

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from rap_analyzer.config import LLMParams, Params
-from rap_analyzer.models.baseline_runs import BaselineResult
 from rap_analyzer.models.llm.backends import open_backend
 from rap_analyzer.models.llm.cache import ReplyCache
 from rap_analyzer.models.llm.evaluate import COMPARISONS, run_llm_eval
 from rap_analyzer.models.llm.prompt import PROMPT_VERSION
 from rap_analyzer.models.llm.store import store_analyses
 from rap_analyzer.models.metrics import regression_report
+from rap_analyzer.models.result import ModelResult
 from rap_analyzer.store import services
 from rap_analyzer.store.migrate import migrate
 from rap_analyzer.tracking.comparison import compare_on_subset, write_comparison
@@ -30,7 +30,7 @@ from rap_analyzer.tracking.mlflow_log import log_result
 class LLMStageResult:
     records: pd.DataFrame
     summary: dict[str, Any]
-    results: list[BaselineResult]
+    results: list[ModelResult]
     comparison: dict[str, pd.DataFrame]
 
 
@@ -47,7 +47,7 @@ def select_rows(dataset_dir: Path, params: LLMParams) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def as_results(records: pd.DataFrame, rows: pd.DataFrame, model: str, params: LLMParams) -> list[BaselineResult]:
+def as_results(records: pd.DataFrame, rows: pd.DataFrame, model: str, params: LLMParams) -> list[ModelResult]:
     """The LLM's eval scores in the baselines' shape; an unparseable reply is a failure, never a number."""
     results = []
     is_eval = (rows["split"] == "eval").to_numpy()
@@ -61,17 +61,17 @@ def as_results(records: pd.DataFrame, rows: pd.DataFrame, model: str, params: LL
         name = f"llm:{model}"
         scorable = np.isfinite(predictions["y_pred"]) & np.isfinite(predictions["y_true"])
         if not scorable.any():
-            results.append(BaselineResult(name, label, "skipped", "no reply could be parsed into a score",
+            results.append(ModelResult(name, label, "skipped", "no reply could be parsed into a score",
                                           predictions=predictions))
             continue
         metrics = regression_report(predictions["y_true"], predictions["y_pred"], params.n_bootstrap, params.seed,
                                     count_failures=True)
-        results.append(BaselineResult(name, label, "ok", metrics=metrics, predictions=predictions,
+        results.append(ModelResult(name, label, "ok", metrics=metrics, predictions=predictions,
                                       model_params={"prompt_version": PROMPT_VERSION}))
     return results
 
 
-def run_llm_stage(params: Params, dataset_dir: Path, reports_dir: Path, out_dir: Path,
+def run(params: Params, dataset_dir: Path, reports_dir: Path, out_dir: Path,
                   mlflow_uri: str | None = None, progress: bool = True) -> LLMStageResult:
     llm = params.llm_eval
     rows = select_rows(dataset_dir, llm)

@@ -46,7 +46,7 @@ def source_items(params: Params) -> SourceStream:
     return SourceStream(limited(iter_offline_records(params), scrape.limit), min(total, scrape.limit or total))
 
 
-def run_scrape(params: Params, out_dir: Path, progress: bool = True,
+def run(params: Params, out_dir: Path, progress: bool = True,
                enricher: SpotifyEnricher | None = None) -> ScrapeReport:
     source = source_items(params)  # fails before any connection when the source is misconfigured
     if params.scrape.spotify_enrich and enricher is None:

@@ -13,7 +13,7 @@ from rap_analyzer.store import services
 from rap_analyzer.store.migrate import migrate
 
 
-def run_embed(params: Params, dataset_dir: Path, out_path: Path, progress: bool = True) -> dict[str, int]:
+def run(params: Params, dataset_dir: Path, out_path: Path, progress: bool = True) -> dict[str, int]:
     frames = [pd.read_parquet(dataset_dir / f"{split}.parquet", columns=["source_key", "lyrics_clean"])
               for split in ("train", "eval")]
     tracks = pd.concat(frames, ignore_index=True).sort_values("source_key", ignore_index=True)

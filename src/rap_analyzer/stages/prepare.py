@@ -39,7 +39,7 @@ def record_version(conn: psycopg.Connection, result: DatasetResult) -> None:
     )
 
 
-def run_prepare(params: Params, tracks_path: Path, out_dir: Path, progress: bool = True) -> DatasetResult:
+def run(params: Params, tracks_path: Path, out_dir: Path, progress: bool = True) -> DatasetResult:
     raw = pd.read_parquet(tracks_path)
     raw_with_features, failed = with_features(raw, params, progress)
     result = build_dataset(raw_with_features, params.prepare)
