@@ -1,5 +1,6 @@
 """Tracks/second on the cleaned rap catalog, no cache: phonetic + lexical features (one process; goal:
-hundreds of tracks/s on one core) and all-MiniLM-L6-v2 sentence embeddings (torch on 2 threads).
+hundreds of tracks/s on one core) and all-MiniLM-L6-v2 sentence embeddings on both backends of the shared
+embedding code path (torch on 2 threads; the ONNX export run by onnxruntime), with their agreement.
 
     .venv/bin/python bench/features.py [--n-tracks N] [--n-embed N]
 """
@@ -7,14 +8,18 @@ hundreds of tracks/s on one core) and all-MiniLM-L6-v2 sentence embeddings (torc
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from rap_analyzer.config import load_params
 from rap_analyzer.features import features_frame
 from rap_analyzer.features.phonetics import cmu_dict, word_sound
-from rap_analyzer.models.embeddings import embed_texts, load_model
+from rap_analyzer.models.embeddings import embed_texts
 from rap_analyzer.scrape.sources import SourceItem, iter_catalog_records
 
 
@@ -47,15 +52,17 @@ def bench_features(n_tracks: int) -> float:
     return len(frame) / elapsed
 
 
-def bench_embeddings(n_tracks: int) -> float:
-    """Tracks/s of the embed stage's encoder over `n_tracks` catalog songs (model load not counted)."""
+def bench_embeddings(n_tracks: int, backend: str, model_dir: Path) -> tuple[float, np.ndarray]:
+    """Tracks/s of the shared embedding code path (`embed_texts`) on `backend` over `n_tracks` catalog songs
+    (model load and the one-off ONNX export not counted), and the vectors."""
     params = load_params()
+    embed = params.embed.model_copy(update={"backend": backend})
     texts = catalog_texts(n_tracks)
     torch.set_num_threads(2)  # the figure is for the project's 2-core machines, wherever it runs
-    load_model(params.embed.model, params.embed.max_seq_length)
+    embed_texts(texts[:2], embed, progress=False, model_dir=model_dir)  # load (and export) outside the clock
     started = time.perf_counter()
-    vectors = embed_texts(texts, params.embed, progress=False)
-    return len(vectors) / (time.perf_counter() - started)
+    vectors = embed_texts(texts, embed, progress=False, model_dir=model_dir)
+    return len(vectors) / (time.perf_counter() - started), vectors
 
 
 def main() -> None:
@@ -68,9 +75,17 @@ def main() -> None:
     print(f"CMU dictionary load: {time.perf_counter() - started:.2f} s")
     rate = bench_features(args.n_tracks)
     print(f"features, {args.n_tracks} tracks: {rate:.0f} tracks/s (goal: hundreds on one core)")
-    rate = bench_embeddings(args.n_embed)
-    print(f"embeddings, {args.n_embed} tracks: {rate:.1f} tracks/s ({torch.get_num_threads()} torch threads, "
-          f"max_seq_length {load_params().embed.max_seq_length})")
+    rates, vectors = {}, {}
+    with tempfile.TemporaryDirectory(prefix="bench-onnx-") as model_dir:
+        for backend in ("torch", "torch_bf16", "onnx"):
+            rates[backend], vectors[backend] = bench_embeddings(args.n_embed, backend, Path(model_dir))
+    agreement = {b: np.sum(vectors["torch"] * vectors[b], axis=1) for b in ("torch_bf16", "onnx")}
+    for backend, rate in rates.items():
+        print(f"embeddings ({backend}), {args.n_embed} tracks: {rate:.1f} tracks/s ({torch.get_num_threads()} "
+              f"torch threads, max_seq_length {load_params().embed.max_seq_length})")
+    for backend, cosine in agreement.items():
+        print(f"{backend} vs torch cosine: min {cosine.min():.6f}, mean {cosine.mean():.6f}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

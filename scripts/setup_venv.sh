@@ -24,4 +24,13 @@ PYEOF
 )
 .venv/bin/uv pip install --python .venv/bin/python --compile-bytecode --index-strategy unsafe-best-match \
   "${pip_args[@]}" -e '.[dev]'
+# The browser test drives Debian's Chromium through Playwright (never `playwright install`, which downloads).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+      || echo "chromium not installed: the browser test will be skipped (run: apt-get install -y chromium)" >&2
+  else
+    echo "chromium missing: the browser test will be skipped (as root: apt-get install -y chromium)" >&2
+  fi
+fi
 touch .venv/.installed

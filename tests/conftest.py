@@ -10,16 +10,27 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from helpers import params_with
 from psycopg.conninfo import make_conninfo
 
-from rap_analyzer.config import Params, load_params
+from rap_analyzer.config import Params
 from rap_analyzer.store import services
 from rap_analyzer.store.migrate import migrate
+
+# Fixtures that start a real embedded server: a test using one is `slow` (deselected by `make test-fast`).
+SERVER_FIXTURES = {"pg_server_url", "redis_server_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
 def params() -> Params:
-    return load_params()
+    """The repository's params.yaml as it is (tests change values through `helpers.params_with`)."""
+    return params_with()
 
 
 @pytest.fixture(scope="session")

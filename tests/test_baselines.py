@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import params_with
 
-from rap_analyzer.config import BaselinesParams
 from rap_analyzer.models.baseline_runs import run_baselines
 from rap_analyzer.models.baselines import (
     MeanBaseline,
@@ -22,7 +22,8 @@ from rap_analyzer.models.baselines import (
 from rap_analyzer.models.metrics import mae, regression_report
 
 FEATURES = ["repetition_ratio", "rhyme_density", "mattr", "noise"]
-PARAMS = BaselinesParams(seed=0, n_bootstrap=200, ridge_alpha=1.0, tfidf_max_features=500)
+PARAMS = params_with({"baselines": {"seed": 0, "n_bootstrap": 200, "ridge_alpha": 1.0,
+                                   "tfidf_max_features": 500}}).baselines
 
 
 def frame(n: int, seed: int, prefix: str) -> pd.DataFrame:
@@ -33,6 +34,7 @@ def frame(n: int, seed: int, prefix: str) -> pd.DataFrame:
     y = np.clip(4.5 + 1.0 * x[:, 0] + 0.7 * x[:, 1] - 0.7 * x[:, 2] + 3.0 * hit + rng.normal(0, 0.3, n), 1, 10)
     df = pd.DataFrame(x, columns=FEATURES)
     df["source_key"] = [f"{prefix}:{i}" for i in range(n)]
+    df["artist"] = [f"{prefix} artist {i % 8}" for i in range(n)]
     df["lyrics_clean"] = words
     df["popularity"] = y
     df["fold"] = np.arange(n) % 3
@@ -102,9 +104,11 @@ def test_run_baselines_reports_real_predictions(data) -> None:
         if r.status != "ok":
             continue
         assert len(r.predictions) == len(eval_)
+        assert r.predictions["artist"].tolist() == eval_["artist"].tolist()
         expected = regression_report(r.predictions["y_true"], r.predictions["y_pred"], PARAMS.n_bootstrap,
-                                     PARAMS.seed)
-        assert r.metrics == pytest.approx(expected, nan_ok=True)
+                                     PARAMS.seed, groups=eval_["artist"])
+        assert {k: r.metrics[k] for k in expected} == pytest.approx(expected, nan_ok=True)
+        assert r.metrics["n_artists"] == 8 and r.metrics["train_seconds"] >= 0
     # the synthetic target is learnable: the learned models must beat the mean, the mean must beat random
     assert results["ridge_features"].metrics["mae"] < mean.metrics["mae"] < results["random"].metrics["mae"]
     assert results["ridge_tfidf"].metrics["mae"] < mean.metrics["mae"]
@@ -130,3 +134,21 @@ def test_missing_columns_are_clear_errors(data) -> None:
         run_baselines(train, eval_, "release_year", FEATURES, None, PARAMS)
     with pytest.raises(ValueError, match="fold"):
         run_baselines(train.drop(columns="fold"), eval_, "popularity", FEATURES, None, PARAMS)
+
+
+def test_final_models_never_see_the_eval_labels(data) -> None:
+    # Leakage guard with an independent oracle: the eval predictions of every model must not move when the eval
+    # labels do (a final model fitted on eval, or on train + eval, would follow them); and the mean baseline
+    # predicts the labelled TRAIN mean, written out here.
+    train, eval_ = data
+    shifted = eval_.assign(popularity=eval_["popularity"].to_numpy()[::-1] + 3.0)
+    first = {r.model: r for r in run_baselines(train, eval_, "popularity", FEATURES, None, PARAMS)}
+    second = {r.model: r for r in run_baselines(train, shifted, "popularity", FEATURES, None, PARAMS)}
+    for name, r in first.items():
+        if r.status != "ok":
+            continue
+        assert np.array_equal(r.predictions["y_pred"], second[name].predictions["y_pred"]), name
+        assert r.cv_maes == second[name].cv_maes, name
+    train_mean = float(np.nanmean(train["popularity"]))
+    assert np.allclose(first["mean"].predictions["y_pred"], train_mean)
+    assert not np.isclose(train_mean, eval_["popularity"].mean())  # the check above can tell the two apart

@@ -26,7 +26,8 @@ def baselines(drop: tuple[int, ...] = ()) -> pd.DataFrame:
 
 
 def llm(keys: list[str], y_true: list[float], y_pred: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({"source_key": keys, "y_true": y_true, "y_pred": y_pred})
+    artists = [f"artist {int(k.split(':')[1]) % 2}" for k in keys]  # two artists: even and odd track ids
+    return pd.DataFrame({"source_key": keys, "artist": artists, "y_true": y_true, "y_pred": y_pred})
 
 
 def by_model(table: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -64,8 +65,9 @@ def test_metrics_equal_regression_report_on_the_same_rows() -> None:
     sample = llm(["genius:5", "genius:2", "genius:0"], [10.0, 70.0, 50.0], [20.0, 65.0, NAN])
     table = by_model(compare_on_subset(baselines(), sample, "llm:x", n_bootstrap=200, seed=3))
     expected = {
-        "llm:x": regression_report([10, 70, 50], [20, 65, NAN], 200, 3, count_failures=True),
-        "ridge": regression_report([10, 70, 50], [15, 60, 55], 200, 3),
+        "llm:x": regression_report([10, 70, 50], [20, 65, NAN], 200, 3, count_failures=True,
+                                   groups=["artist 1", "artist 0", "artist 0"]),
+        "ridge": regression_report([10, 70, 50], [15, 60, 55], 200, 3, groups=["artist 1", "artist 0", "artist 0"]),
     }
     for model, report in expected.items():
         for key in ("n", "n_failed", "mae", "mae_ci_low", "mae_ci_high", "rmse", "spearman"):

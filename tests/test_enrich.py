@@ -7,8 +7,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from helpers import FORBIDDEN, make_enricher, spotify_routes
 from http_replay import ReplayServer, Response
-from test_spotify import FORBIDDEN, make_enricher, routes
 
 from rap_analyzer.errors import AuthError
 from rap_analyzer.scrape.enrich import enrich_tracks
@@ -27,7 +27,7 @@ def test_enrichment_stores_matches_and_unmatched_and_resumes(db: psycopg.Connect
                        track("genius:2", "Cyndi Lauper", "Uptown Girl")])
     db.commit()
     keys = ["genius:1", "genius:2"]
-    replay = routes(shared_dir / "fixtures" / "spotify_api", **{"/v1/audio-features/": FORBIDDEN})
+    replay = spotify_routes(shared_dir / "fixtures" / "spotify_api", **{"/v1/audio-features/": FORBIDDEN})
     with ReplayServer(replay) as server:
         enricher = make_enricher(server)
         first = enrich_tracks(db, enricher, keys, progress=False)
@@ -50,7 +50,7 @@ def test_refused_credentials_stop_the_run_without_rows(db: psycopg.Connection, s
                        track("genius:2", "Cyndi Lauper", "Uptown Girl")])
     db.commit()
     refused = Response(401, {"error": "invalid_client", "error_description": "Invalid client"})
-    replay = routes(shared_dir / "fixtures" / "spotify_api", **{"POST /api/token": refused})
+    replay = spotify_routes(shared_dir / "fixtures" / "spotify_api", **{"POST /api/token": refused})
     server = ReplayServer(replay)
     with server, pytest.raises(AuthError, match="SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"):
         enrich_tracks(db, make_enricher(server), ["genius:1", "genius:2"], progress=False)

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import params_with
 
 from rap_analyzer.config import FeaturesParams, Params
-from rap_analyzer.features import FEATURE_NAMES, extract, extract_features, features_frame
+from rap_analyzer.features import FEATURE_NAMES, extract, extract_features, features_frame, parse_lyrics
 from rap_analyzer.features.lexical import mattr, mtld, profanity_ratio, repetition_ratio, ttr
 from rap_analyzer.features.phonetics import cmu_dict, syllables, tokenize, word_sound
-from rap_analyzer.features.rhyme import longest_rhymes, rhymes
+from rap_analyzer.features.rhyme import internal_rhyme_rate, longest_rhymes, rhymes
 from rap_analyzer.scrape.cleaning import clean_lyrics
 
-PARAMS = FeaturesParams(rhyme_window=15, first_n_words=5, mattr_window=4)
+PARAMS = params_with({"features": {"rhyme_window": 15, "first_n_words": 5, "mattr_window": 4}}).features
 
 # CMU (first pronunciations, stress dropped, vowels only):
 #   I AY | got AA | the AH | flow OW | that's AE | contagious AH EY AH
@@ -124,7 +125,7 @@ def test_type_token_measures_by_hand() -> None:
 
 
 def test_type_token_measures_agree_with_lexicalrichness() -> None:
-    lexicalrichness = pytest.importorskip("lexicalrichness")
+    import lexicalrichness  # a declared dependency: a broken install must fail here, not skip
     tokens = tokenize(SONG)
     reference = lexicalrichness.LexicalRichness(tokens, preprocessor=None, tokenizer=None)
     assert mtld(tokens) == pytest.approx(reference.mtld(threshold=0.72))
@@ -208,7 +209,7 @@ def test_frame_caches_per_text_and_params(tmp_path: Path, monkeypatch: pytest.Mo
     pd.testing.assert_frame_equal(first, again)
     assert first.loc["a", "rhyme_density"] == pytest.approx(4 / 11)
 
-    other = PARAMS.model_copy(update={"rhyme_window": 3})
+    other = params_with({"features": {**PARAMS.model_dump(), "rhyme_window": 3}}).features
     features_frame([COUPLET], other, cache_dir=tmp_path, progress=False)
     assert len(calls) == 3  # other params, other cache entry
     assert len(list(tmp_path.glob("features-v*.parquet"))) == 2
@@ -254,7 +255,7 @@ def test_cache_file_changes_with_the_feature_code_and_dictionary(monkeypatch: py
                                                                   tmp_path: Path) -> None:
     from rap_analyzer.features import cache
 
-    params = FeaturesParams()
+    params = params_with().features
     cache.code_fingerprint.cache_clear()
     before = cache.cache_file(tmp_path, params)
     monkeypatch.setattr(cache.metadata, "version", lambda name: "0.0-other")
@@ -263,3 +264,76 @@ def test_cache_file_changes_with_the_feature_code_and_dictionary(monkeypatch: py
         assert cache.cache_file(tmp_path, params) != before
     finally:
         cache.code_fingerprint.cache_clear()
+
+
+# --- issue 7, part E: one normaliser before the ASCII-only token pattern ---------------------------------------
+
+@pytest.mark.parametrize(("line", "tokens"), [
+    ("don\u00b4t can`t y\u2032all", ["don't", "can't", "y'all"]),  # the issue's three look-alikes
+    ("ain\u02bct it\uff07s rock \u2018n\u2019 roll", ["ain't", "it's", "rock", "n", "roll"]),
+    ("What\x92s up", ["what's", "up"]),  # windows-1252 apostrophe read as a C1 control (catalog: Snoop Dogg)
+    ("olay\u0131nday\u0131m \u0142\u00f3d\u017a stra\u00dfe \u00e6ther", ["olayindayim", "lodz", "strasse", "aether"]),
+    ("\ufb01re \uff46\uff55\uff4c\uff4c", ["fire", "full"]),  # ligature and full-width forms
+])
+def test_tokens_fold_look_alikes_and_letters(line: str, tokens: list[str]) -> None:
+    assert tokenize(line) == tokens
+
+
+def test_look_alike_apostrophes_make_no_fake_words() -> None:
+    # Before: "don´t" was "don" + "t" and "y′all" was "y" + "all": 6 words and 2 of them not words at all.
+    text = "Y\u2032all don\u00b4t know\nCan`t stop now"
+    straight = text.replace("\u2032", "'").replace("\u00b4", "'").replace("`", "'")
+    assert extract_features(text, PARAMS) == extract_features(straight, PARAMS)
+    assert extract_features(text, PARAMS)["n_words"] == 6.0
+
+
+def test_features_and_cleaning_see_the_same_lines() -> None:
+    raw = "[Verse 1]\u2028I got the flow\u2028That's contagious\u2029\u2029[Chorus]\u2028Yeah yeah\u2028Okay"
+    cleaned = clean_lyrics(raw, min_words=1)
+    assert cleaned.sections == ["[Verse 1]", "[Chorus]"]
+    stanzas = parse_lyrics(cleaned.text)
+    assert [len(s) for s in stanzas] == [2, 2] and len(cleaned.text.split("\n")) == 5  # 4 lines + 1 blank
+    assert parse_lyrics(raw) == stanzas  # the raw separators split the same lines (headers end stanzas)
+
+
+def test_cache_file_changes_with_the_text_normaliser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from rap_analyzer.features import cache
+
+    params = params_with().features
+    cache.code_fingerprint.cache_clear()
+    before = cache.cache_file(tmp_path, params)
+    real = Path.read_bytes
+
+    def edited(path: Path) -> bytes:
+        data = real(path)
+        return data + b"\n# edited" if path.parent.name == "text" and path.name == "normalise.py" else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    cache.code_fingerprint.cache_clear()
+    try:
+        assert cache.cache_file(tmp_path, params) != before
+    finally:
+        cache.code_fingerprint.cache_clear()
+
+
+def test_a_multi_word_rhyme_never_overlaps_itself() -> None:
+    # cat, bat, hat, mad: one vowel each, all AE, so the vowel sequence is AE AE AE AE (positions 0..3).
+    # bat-cat and hat-bat/hat-cat: 1 (extending back would reuse the other word's own vowel: overlap).
+    # mad against bat (end 1): vowels 2-3 against 0-1, disjoint -> 2 ("hat mad" ~ "cat bat").
+    # Without the no-overlap bound hat would score 2 and mad 3; without the start bound mad would read seq[-1].
+    assert longest_rhymes(["cat", "bat", "hat", "mad"], 15) == [0, 1, 1, 2]
+    # Each word's value is the best over the window: with window 1 mad only sees hat -> 1.
+    assert longest_rhymes(["cat", "bat", "hat", "mad"], 1) == [0, 1, 1, 1]
+
+
+@pytest.mark.parametrize("line", [["duh", "a", "end"], ["a", "duh", "end"], ["the", "a", "end"]])
+def test_an_unstressed_article_is_no_internal_rhyme(line: list[str]) -> None:
+    # "a" (AH0) and "the" (DH AH0) are unstressed; "duh" (D AH1) is stressed with the same tail ("AH",):
+    # neither order may count, so both the word's and the earlier word's stress are checked.
+    assert internal_rhyme_rate([line], 15) == 0.0
+
+
+def test_a_stressed_pair_is_an_internal_rhyme() -> None:
+    # Positive control for the test above: "uh" (AH1) after "duh" (AH1) rhymes; 2 words do not end the line.
+    assert internal_rhyme_rate([["duh", "uh", "end"]], 15) == pytest.approx(1 / 2)
+    assert internal_rhyme_rate([["duh", "uh", "end"]], 0) == 0.0  # nothing in a window of 0

@@ -4,37 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from helpers import GENIUS_TOKEN as TOKEN
+from helpers import FakeTime, jim_yosef_routes, make_genius_client, params_with
 from http_replay import ReplayServer, Response, cassette, cassette_routes
 from pydantic import SecretStr
 
-from rap_analyzer.config import ScrapeParams
 from rap_analyzer.errors import ApiError, AuthError, CircuitOpenError, MissingCredentialsError, NotFoundError
-from rap_analyzer.resilience import CircuitBreaker, RateLimiter, RetryPolicy
+from rap_analyzer.resilience import RateLimiter, RetryPolicy
 from rap_analyzer.scrape.genius_api import GeniusClient, artist_song_cache, skip_reason
 from rap_analyzer.scrape.remote import Resilience
-
-TOKEN = "dummy-genius-access-token"  # the token the 2015 cassettes were recorded with
-
-
-class FakeTime:
-    """A clock that only moves when something sleeps (or the test says so)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -52,22 +35,13 @@ def rec(shared_dir: Path) -> Path:
     return shared_dir / "fixtures" / "genius_api" / "recorded_2025"
 
 
-def make_client(server: ReplayServer, fake: FakeTime, *, retries: int = 3, breaker_failures: int = 5,
-                limiter: RateLimiter | None = None, token: str = TOKEN, timeout_s: float = 5.0,
-                cache: Any = None) -> GeniusClient:
-    params = ScrapeParams(max_retries=retries, timeout_s=timeout_s, breaker_failures=breaker_failures)
-    resilience = Resilience(RetryPolicy(max_retries=retries, sleep=fake.sleep, rng=random.Random(0)),
-                            CircuitBreaker(breaker_failures, 60.0, clock=fake.clock), limiter)
-    return GeniusClient(token, params, base_url=server.url, web_url=server.url, cache=cache, resilience=resilience)
-
-
 def recorded(vcr: Path, name: str, index: int = 0) -> Response:
     return cassette(vcr / name)[index][2]
 
 
 def test_song_from_cassette_keeps_stats_and_sends_the_token(vcr: Path, fake: FakeTime) -> None:
     with ReplayServer(cassette_routes(vcr / "song-176872.yml")) as server:
-        song = make_client(server, fake).song(176872)
+        song = make_genius_client(server, fake).song(176872)
     assert song["title"] == "Versace" and song["primary_artist"]["name"] == "Migos"
     assert song["stats"]["pageviews"] == 2256108
     assert [a["name"] for a in song["featured_artists"]] == ["Drake"]
@@ -79,7 +53,7 @@ def test_song_from_cassette_keeps_stats_and_sends_the_token(vcr: Path, fake: Fak
 
 def test_search_and_artist_lookup(vcr: Path, rec: Path, fake: FakeTime) -> None:
     with ReplayServer(cassette_routes(vcr / "song-search-the-hills.yml")) as server:
-        client = make_client(server, fake)
+        client = make_genius_client(server, fake)
         hits = client.search("The Hills")
         assert client.find_artist_id("The Weeknd") == 2358
         assert client.find_artist_id("Nobody By This Name") is None
@@ -89,7 +63,7 @@ def test_search_and_artist_lookup(vcr: Path, rec: Path, fake: FakeTime) -> None:
     routes = {"/search": Response(200, json.loads((rec / "api_search.json").read_text())),
               "/songs/3374613": Response(200, json.loads((rec / "api_song_3374613.json").read_text()))}
     with ReplayServer(routes) as server:
-        client = make_client(server, fake)
+        client = make_genius_client(server, fake)
         assert client.find_artist_id("jim yosef") == 992710
         song = client.song(3374613)
     assert server.requests[0].param("q") == "jim yosef"
@@ -98,7 +72,7 @@ def test_search_and_artist_lookup(vcr: Path, rec: Path, fake: FakeTime) -> None:
 
 def test_artist_songs_asks_for_popularity_order(vcr: Path, fake: FakeTime) -> None:
     with ReplayServer(cassette_routes(vcr / "artist-16775.yml")) as server:
-        songs = make_client(server, fake).artist_songs(16775, max_songs=15)
+        songs = make_genius_client(server, fake).artist_songs(16775, max_songs=15)
     assert len(songs) == 15 and songs[1]["title"] == "Academia"
     (request,) = server.requests_to("/artists/16775/songs")
     assert (request.param("sort"), request.param("per_page"), request.param("page")) == ("popularity", "50", "1")
@@ -106,7 +80,7 @@ def test_artist_songs_asks_for_popularity_order(vcr: Path, fake: FakeTime) -> No
 
 def test_404_is_not_found_without_retry(vcr: Path, fake: FakeTime) -> None:
     with ReplayServer(cassette_routes(vcr / "song-bahahaha.yml")) as server:
-        client = make_client(server, fake)
+        client = make_genius_client(server, fake)
         with pytest.raises(NotFoundError, match="HTTP 404") as info:
             client.song("bahahaha")  # type: ignore[arg-type]
     assert info.value.status == 404
@@ -117,7 +91,7 @@ def test_429_waits_for_retry_after_then_succeeds(vcr: Path, fake: FakeTime) -> N
     ok = recorded(vcr, "song-176872.yml")
     limited = Response(429, {"meta": {"status": 429}}, {"Retry-After": "7"})
     with ReplayServer({"/songs/176872": [limited, ok]}) as server:
-        song = make_client(server, fake).song(176872)
+        song = make_genius_client(server, fake).song(176872)
     assert song["id"] == 176872
     assert len(server.requests) == 2 and fake.sleeps == [7.0]
 
@@ -125,7 +99,7 @@ def test_429_waits_for_retry_after_then_succeeds(vcr: Path, fake: FakeTime) -> N
 def test_5xx_retried_with_growing_jittered_backoff(vcr: Path, fake: FakeTime) -> None:
     ok = recorded(vcr, "song-176872.yml")
     with ReplayServer({"/songs/176872": [Response(500), Response(503), Response(502), ok]}) as server:
-        assert make_client(server, fake).song(176872)["title"] == "Versace"
+        assert make_genius_client(server, fake).song(176872)["title"] == "Versace"
     assert len(server.requests) == 4
     base = RetryPolicy().base_delay_s  # equal jitter: attempt n waits between half and all of base * 2**n
     assert [base * 2**n / 2 <= d <= base * 2**n for n, d in enumerate(fake.sleeps)] == [True] * 3
@@ -134,21 +108,21 @@ def test_5xx_retried_with_growing_jittered_backoff(vcr: Path, fake: FakeTime) ->
 def test_retries_run_out_with_a_clear_error(fake: FakeTime) -> None:
     gave_up = r"^Genius GET /songs/1: HTTP 500; gave up after 2 retries$"
     with ReplayServer({"/songs/1": Response(500)}) as server, pytest.raises(ApiError, match=gave_up):
-        make_client(server, fake, retries=2).song(1)
+        make_genius_client(server, fake, retries=2).song(1)
     assert len(server.requests) == 3 and len(fake.sleeps) == 2
 
 
 def test_timeout_is_retried(vcr: Path, fake: FakeTime) -> None:
     slow = Response(200, {"response": {"song": {"id": 0}}}, delay_s=1.0)
     with ReplayServer({"/songs/176872": [slow, recorded(vcr, "song-176872.yml")]}) as server:
-        song = make_client(server, fake, timeout_s=0.2).song(176872)
+        song = make_genius_client(server, fake, timeout_s=0.2).song(176872)
     assert song["id"] == 176872 and len(server.requests) == 2 and len(fake.sleeps) == 1
 
 
 def test_breaker_opens_fails_fast_and_half_opens_after_cooldown(vcr: Path, fake: FakeTime) -> None:
     ok = recorded(vcr, "song-176872.yml")
     with ReplayServer({"/songs/176872": [Response(500)] * 3 + [ok]}) as server:
-        client = make_client(server, fake, retries=0, breaker_failures=3)
+        client = make_genius_client(server, fake, retries=0, breaker_failures=3)
         for _ in range(3):
             with pytest.raises(ApiError):
                 client.song(176872)
@@ -166,7 +140,7 @@ def test_breaker_opens_fails_fast_and_half_opens_after_cooldown(vcr: Path, fake:
 
 def test_failed_trial_call_reopens_the_breaker(fake: FakeTime) -> None:
     with ReplayServer({"/songs/1": Response(503)}) as server:
-        client = make_client(server, fake, retries=0, breaker_failures=2)
+        client = make_genius_client(server, fake, retries=0, breaker_failures=2)
         for _ in range(2):
             with pytest.raises(ApiError):
                 client.song(1)
@@ -181,14 +155,15 @@ def test_failed_trial_call_reopens_the_breaker(fake: FakeTime) -> None:
 def test_every_request_waits_for_the_rate_limiter(vcr: Path, fake: FakeTime) -> None:
     limiter = RateLimiter(60.0, clock=fake.clock, sleep=fake.sleep)
     with ReplayServer(cassette_routes(vcr / "song-176872.yml")) as server:
-        client = make_client(server, fake, limiter=limiter)
+        client = make_genius_client(server, fake, limiter=limiter)
         for _ in range(3):
             client.song(176872)
     assert fake.sleeps == [1.0, 1.0]
 
 
 def test_resilience_follows_params(fake: FakeTime) -> None:
-    params = ScrapeParams(requests_per_minute=120, max_retries=4, breaker_failures=7, breaker_cooldown_s=30)
+    params = params_with({"scrape": {"requests_per_minute": 120, "max_retries": 4, "breaker_failures": 7,
+                                     "breaker_cooldown_s": 30}}).scrape
     resilience = Resilience.from_params(params, sleep=fake.sleep, clock=fake.clock)
     assert resilience.policy.max_retries == 4 and resilience.limiter is not None
     assert resilience.limiter.interval == 0.5
@@ -199,7 +174,7 @@ def test_resilience_follows_params(fake: FakeTime) -> None:
 @pytest.mark.parametrize("token", [None, "", "   ", SecretStr("")])
 def test_missing_token_names_the_variable(token: Any) -> None:
     with pytest.raises(MissingCredentialsError, match="GENIUS_ACCESS_TOKEN"):
-        GeniusClient(token, ScrapeParams())
+        GeniusClient(token, params_with().scrape)
 
 
 def test_token_never_appears_in_reprs_errors_or_logs(fake: FakeTime, caplog: pytest.LogCaptureFixture) -> None:
@@ -209,7 +184,7 @@ def test_token_never_appears_in_reprs_errors_or_logs(fake: FakeTime, caplog: pyt
     caplog.set_level(logging.DEBUG)
     errors: list[BaseException] = []
     with ReplayServer(routes) as server:
-        client = make_client(server, fake, retries=1, breaker_failures=2, token=secret)
+        client = make_genius_client(server, fake, retries=1, breaker_failures=2, token=secret)
         for song_id, kind in ((1, NotFoundError), (2, AuthError), (3, ApiError), (3, CircuitOpenError)):
             with pytest.raises(kind) as info:
                 client.song(song_id)
@@ -218,7 +193,7 @@ def test_token_never_appears_in_reprs_errors_or_logs(fake: FakeTime, caplog: pyt
     assert "GENIUS_ACCESS_TOKEN" in str(errors[1])
     texts = [repr(client), str(client), caplog.text, *(f"{e!s} {e!r} {e.__cause__!r}" for e in errors)]
     assert not [text for text in texts if secret in text]
-    assert repr(GeniusClient(SecretStr(secret), ScrapeParams())).count("*") >= 3
+    assert repr(GeniusClient(SecretStr(secret), params_with().scrape)).count("*") >= 3
 
 
 def test_skip_reason_matches_whole_words() -> None:
@@ -230,23 +205,9 @@ def test_skip_reason_matches_whole_words() -> None:
     assert skip_reason({"title": "X", "instrumental": True}, terms) == "instrumental"
 
 
-def jim_yosef_routes(rec: Path, html_dir: Path) -> dict[str, Any]:
-    """Recorded 2025 responses. No artist-songs page was recorded, so the two pages served for
-    /artists/992710/songs are the recorded search hits (all led by Jim Yosef, id 992710) split five and five."""
-    search = json.loads((rec / "api_search.json").read_text())
-    songs = [hit["result"] for hit in search["response"]["hits"]]
-    pages = [Response(200, {"response": {"songs": songs[:5], "next_page": 2}}),
-             Response(200, {"response": {"songs": songs[5:], "next_page": None}})]
-    return {"/search": Response(200, search),
-            "/artists/992710/songs?page=1": pages[0], "/artists/992710/songs?page=2": pages[1],
-            "/songs/3374613": Response(200, json.loads((rec / "api_song_3374613.json").read_text())),
-            "/Jim-yosef-and-anna-yvette-linked-lyrics": Response(
-                200, (html_dir / "linked_jim_yosef_2025.html").read_text())}
-
-
 def test_iter_artist_tracks_end_to_end(rec: Path, shared_dir: Path, fake: FakeTime) -> None:
     with ReplayServer(jim_yosef_routes(rec, shared_dir / "fixtures" / "genius_html")) as server:
-        client = make_client(server, fake)
+        client = make_genius_client(server, fake)
         first_two = list(client.iter_artist_tracks("Jim Yosef", max_songs=2, excluded_terms=[]))
         assert len(server.requests_to("/artists/992710/songs")) == 1  # five songs on page 1 were enough
         seven = list(client.iter_artist_tracks("Jim Yosef", max_songs=7, excluded_terms=[], full_info=False))
@@ -263,7 +224,7 @@ def test_iter_artist_tracks_end_to_end(rec: Path, shared_dir: Path, fake: FakeTi
 
 def test_iter_artist_tracks_skips_features_and_non_songs(vcr: Path, fake: FakeTime) -> None:
     with ReplayServer(cassette_routes(vcr / "artist-16775.yml")) as server:
-        client = make_client(server, fake)
+        client = make_genius_client(server, fake)
         kept = list(client.iter_artist_tracks("Sia", max_songs=5, artist_id=16775, full_info=False))
     assert [s["title"] for s, _, _ in kept] == [
         "Academia", "Asrep Onosim", "Beautiful Calm Driving", "Be Good To Me", "Big Girls Cry"]
@@ -275,19 +236,19 @@ def test_iter_artist_tracks_skips_features_and_non_songs(vcr: Path, fake: FakeTi
 def test_unknown_artist_is_a_clear_error(vcr: Path, fake: FakeTime) -> None:
     server = ReplayServer(cassette_routes(vcr / "song-search-the-hills.yml"))
     with server, pytest.raises(NotFoundError, match="no artist named 'Nobody By This Name'"):
-        next(make_client(server, fake).iter_artist_tracks("Nobody By This Name"))
+        next(make_genius_client(server, fake).iter_artist_tracks("Nobody By This Name"))
 
 
 def test_artist_song_lists_are_cached_in_redis(rec: Path, shared_dir: Path, fake: FakeTime,
                                                redis_client: redis.Redis) -> None:
-    params = ScrapeParams(cache_ttl_s=120)
+    params = params_with({"scrape": {"cache_ttl_s": 120}}).scrape
     cache = artist_song_cache(redis_client, params)
     with ReplayServer(jim_yosef_routes(rec, shared_dir / "fixtures" / "genius_html")) as server:
-        first = make_client(server, fake, cache=cache).artist_songs(992710, max_songs=3)
+        first = make_genius_client(server, fake, cache=cache).artist_songs(992710, max_songs=3)
         assert 0 < cache.ttl("992710:popularity:50") <= 120
-        again = make_client(server, fake, cache=cache).artist_songs(992710, max_songs=5)
+        again = make_genius_client(server, fake, cache=cache).artist_songs(992710, max_songs=5)
         assert len(server.requests_to("/artists/992710/songs")) == 1  # page 1 came from Redis
-        more = make_client(server, fake, cache=cache).artist_songs(992710, max_songs=8)
+        more = make_genius_client(server, fake, cache=cache).artist_songs(992710, max_songs=8)
     assert first == again[:3] and [s["id"] for s in more[:5]] == [s["id"] for s in again]
     assert [r.param("page") for r in server.requests_to("/artists/992710/songs")] == ["1", "2"]
     assert cache.get("992710:popularity:50")["next_page"] is None

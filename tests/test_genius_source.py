@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import FakeTime, jim_yosef_routes, make_genius_client, params_with
 from http_replay import ReplayServer, Response, cassette_routes
-from test_genius_api import FakeTime, jim_yosef_routes, make_client
 
-from rap_analyzer.config import Params, ScrapeParams, Secrets
+from rap_analyzer.config import Params, Secrets
 from rap_analyzer.errors import MissingCredentialsError, UserError
 from rap_analyzer.scrape import genius_source
 from rap_analyzer.scrape.genius_api import GeniusClient
@@ -25,15 +25,16 @@ UNFORGIVABLE_PAGE = "/Jim-yosef-and-shiah-maisel-unforgivable-lyrics"  # the sec
 
 def genius_params(params: Params, artists: list[str], max_songs: int, excluded_terms: list[str] | None = None
                   ) -> Params:
-    scrape = params.scrape.model_copy(update={"source": "genius", "artists": artists, "max_songs_per_artist":
-                                              max_songs, "excluded_terms": excluded_terms or []})
-    return params.model_copy(update={"scrape": scrape})
+    return params_with({"scrape": {"sources": ["genius"], "dataset_sources": ["genius"], "artists": artists,
+                                   "max_songs_per_artist": max_songs,
+                                   "excluded_terms": excluded_terms or []}})
 
 
 def test_api_songs_become_records_and_missing_pages_are_rejects(params: Params, shared_dir: Path) -> None:
     routes = jim_yosef_routes(shared_dir / "fixtures/genius_api/recorded_2025", shared_dir / "fixtures/genius_html")
     with ReplayServer(routes) as server:
-        items = list(iter_genius_records(genius_params(params, ["Jim Yosef"], 2), make_client(server, FakeTime())))
+        client = make_genius_client(server, FakeTime())
+        items = list(iter_genius_records(genius_params(params, ["Jim Yosef"], 2), client))
     assert all(isinstance(i, SourceItem) for i in items)
     stored, missing = items
     assert stored.reject_reason is None and stored.record.source == "genius"
@@ -47,7 +48,7 @@ def test_unknown_artist_is_reported_and_the_rest_continues(params: Params, share
     vcr = shared_dir / "fixtures/genius_api/vcr_2015"
     with ReplayServer(cassette_routes(vcr / "song-search-the-hills.yml")) as server:
         items = list(iter_genius_records(genius_params(params, ["Nobody By This Name"], 2),
-                                         make_client(server, FakeTime())))
+                                         make_genius_client(server, FakeTime())))
     assert len(items) == 1 and isinstance(items[0], SourceError)
     assert "Nobody By This Name" in items[0].reason
 
@@ -56,7 +57,7 @@ def test_a_failed_lyrics_page_is_a_failure_not_a_reject(params: Params, shared_d
     routes = jim_yosef_routes(shared_dir / "fixtures/genius_api/recorded_2025", shared_dir / "fixtures/genius_html")
     with ReplayServer({**routes, UNFORGIVABLE_PAGE: Response(500)}) as server:
         items = list(iter_genius_records(genius_params(params, ["Jim Yosef"], 3),
-                                         make_client(server, FakeTime(), retries=1)))
+                                         make_genius_client(server, FakeTime(), retries=1)))
         assert len(server.requests_to(UNFORGIVABLE_PAGE)) == 2  # retried before giving up
     stored, failed, missing = items
     assert isinstance(stored, SourceItem) and stored.reject_reason is None
@@ -80,7 +81,7 @@ def test_no_artists_is_a_clear_error(params: Params, no_services: None) -> None:
     with pytest.raises(UserError, match=r"scrape\.artists"):
         genius_client(empty)
     with pytest.raises(UserError, match=r"scrape\.artists"):
-        iter_genius_records(empty, GeniusClient("token", ScrapeParams()))  # at the call, not the first `next`
+        iter_genius_records(empty, GeniusClient("token", params_with().scrape))  # at the call, not the first `next`
 
 
 def test_missing_token_stops_the_scrape_before_any_database_work(
@@ -107,7 +108,7 @@ def test_scrape_report_counts_skipped_songs_and_failed_pages(
     monkeypatch.setenv("REDIS_URL", redis_server_url)
     run_params = genius_params(params, ["Jim Yosef"], 4, excluded_terms=["wildfire"])
     with ReplayServer(routes) as server:
-        monkeypatch.setattr(genius_source, "genius_client", lambda _: make_client(server, FakeTime(), retries=1))
+        monkeypatch.setattr(genius_source, "genius_client", lambda _: make_genius_client(server, FakeTime(), retries=1))
         report = scrape_stage.run(run_params, tmp_path / "raw", progress=False)
         again = scrape_stage.run(run_params, tmp_path / "raw", progress=False)
         assert len(server.requests_to(UNFORGIVABLE_PAGE)) == 4  # not stored, so asked for again

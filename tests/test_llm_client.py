@@ -9,58 +9,25 @@ import re
 from typing import Any
 
 import pytest
+from helpers import CHAT, KEY, VALID, Recorder, bodies, completion, error, params_with
 from http_replay import ReplayServer, Response
 
-from rap_analyzer.config import LLMParams, Secrets
+from rap_analyzer.config import Secrets
 from rap_analyzer.errors import LLMAuthError, LLMFatalError, UserError
 from rap_analyzer.models.llm.client import LLMClient, resolve_endpoint
 from rap_analyzer.models.llm.records import analyze
 from rap_analyzer.models.llm.schema import LANGUAGE_PATTERN, Analysis, decoding_schema
 from rap_analyzer.resilience import RateLimiter, RetryPolicy
 
-CHAT = "/v1/chat/completions"
-KEY = "sk-test-do-not-log-0123456789"
 LYRICS = "Started from the corner, now the whole block knows\nEvery verse I write is how the story goes"
-VALID = {
-    "themes": ["ambition"], "mood": "proud", "rhyme_scheme": "couplets", "flow": "steady",
-    "complexity": 5, "lyrical_quality": 6, "commercial_potential": 8, "estimated_release_year": 2011,
-    "explicitness": "mild", "language": "en",
-}
-
-
-def completion(content: str, prompt_tokens: int = 120, completion_tokens: int = 40) -> Response:
-    return Response(200, {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "test-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
-    })
-
-
-def error(status: int, headers: dict[str, str] | None = None) -> Response:
-    return Response(status, {"error": {"message": f"error {status} for key {KEY[:8]}...", "type": "x"}},
-                    headers or {})
-
-
-class Recorder:
-    """Injected sleep: records the delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 def make_client(server: ReplayServer, sleeps: Recorder, max_retries: int = 3, **params: Any) -> LLMClient:
-    llm = LLMParams(backend="openai", model="test-model", max_retries=max_retries, **params)
+    changes = {"backend": "openai", "model": "test-model", "max_retries": max_retries, **params}
+    llm = params_with({"llm_eval": changes}).llm_eval
     retry = RetryPolicy(max_retries=max_retries, base_delay_s=0.5, sleep=sleeps, rng=random.Random(0))
     limiter = RateLimiter(60_000, sleep=sleeps)
     return LLMClient(llm, f"{server.url}/v1", KEY, retry=retry, limiter=limiter)
-
-
-def bodies(server: ReplayServer) -> list[dict[str, Any]]:
-    return [json.loads(r.body) for r in server.requests_to(CHAT)]
 
 
 def test_reply_with_think_block_parses_and_is_accounted() -> None:
@@ -171,12 +138,14 @@ def test_other_400_is_a_failure_and_keeps_json_mode() -> None:
 def test_endpoint_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOVITA_API_KEY", KEY)
     no_dotenv = Secrets(_env_file=None)  # type: ignore[call-arg]
-    assert resolve_endpoint(LLMParams(backend="openai"), no_dotenv) == ("https://api.novita.ai/openai", KEY)
-    custom = LLMParams(backend="openai", base_url="http://127.0.0.1:9/v1", api_key_env="VLLM_KEY_UNSET")
+    openai = params_with({"llm_eval": {"backend": "openai", "base_url": None}}).llm_eval
+    assert resolve_endpoint(openai, no_dotenv) == ("https://api.novita.ai/openai", KEY)
+    custom = params_with({"llm_eval": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1",
+                                       "api_key_env": "VLLM_KEY_UNSET"}}).llm_eval
     assert resolve_endpoint(custom, no_dotenv) == ("http://127.0.0.1:9/v1", "no-key")
     monkeypatch.delenv("NOVITA_API_KEY")
     with pytest.raises(UserError, match="NOVITA_API_KEY") as info:
-        resolve_endpoint(LLMParams(backend="openai"), Secrets(_env_file=None))  # type: ignore[call-arg]
+        resolve_endpoint(openai, Secrets(_env_file=None))  # type: ignore[call-arg]
     assert "backend: local" in str(info.value)
 
 
@@ -202,7 +171,7 @@ def test_schema_holds_the_language_to_an_iso_code_and_llama_cpp_can_follow_it() 
     for junk in ("ISO639-1", "English", "EN", "e"):
         assert not re.search(pattern, junk)
     # llama.cpp falls back to plain JSON when the schema cannot be converted, silently: so convert it here
-    grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    from llama_cpp import llama_grammar as grammar  # declared (llama-cpp-python): missing must fail, not skip
     rules = dict(line.split(" ::= ", 1) for line in
                  grammar.json_schema_to_gbnf(json.dumps(decoding_schema())).splitlines() if " ::= " in line)
     assert rules["language"] == '"\\"" language-1 language-1 "\\"" space' and rules["language-1"] == "[a-z]"

@@ -12,8 +12,8 @@ import pandas as pd
 import psycopg
 import pytest
 import redis
+from helpers import CHAT, KEY, VALID, Recorder, bodies, completion, error, params_with
 from http_replay import ReplayServer
-from test_llm_client import CHAT, KEY, VALID, Recorder, bodies, completion, error
 
 from rap_analyzer.config import LLMParams
 from rap_analyzer.errors import LLMAuthError
@@ -34,7 +34,7 @@ PRICE_IN, PRICE_OUT = 0.2, 0.8
 def params(**changes: object) -> LLMParams:
     base = {"backend": "openai", "model": "test-model", "max_retries": 2,
             "price_per_1m_input_usd": PRICE_IN, "price_per_1m_output_usd": PRICE_OUT}
-    return LLMParams(**{**base, **changes})
+    return params_with({"llm_eval": {**base, **changes}}).llm_eval
 
 
 def client(server: ReplayServer, llm: LLMParams) -> LLMClient:
@@ -48,8 +48,9 @@ def frame(n: int) -> pd.DataFrame:
     years = [2010.0, 2001.0, np.nan, 2015.0, 1999.0, 2005.0, 2018.0, 1996.0][:n]
     return pd.DataFrame({
         "source_key": [f"genius:{i}" for i in range(n)],
+        "artist": [f"artist {i % 3}" for i in range(n)],
         "lyrics_clean": [f"verse number {i}\nwith its own words and a rhyme to {i}" for i in range(n)],
-        "popularity": popularity, "release_year": years,
+        "popularity": popularity, "release_year": years, "popularity_within_artist": popularity,
     })
 
 

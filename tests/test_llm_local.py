@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import httpx
 import pandas as pd
 import pytest
+from helpers import params_with
 
-from rap_analyzer.config import LLMParams
 from rap_analyzer.models.llm.backends import open_backend
 from rap_analyzer.models.llm.evaluate import run_llm_eval
 from rap_analyzer.models.llm.local_server import local_llama_server, smollm2_gguf_path
@@ -26,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 def corpus_slice(shared_dir: Path, n: int) -> pd.DataFrame:
     songs = json.loads((shared_dir / "corpus/genius/rap/Lyrics_2Pac.json").read_text())["songs"]
-    rows = [{"source_key": f"genius:{s['id']}", "lyrics_clean": s["lyrics"], "popularity": float("nan"),
+    rows = [{"source_key": f"genius:{s['id']}", "artist": "2Pac", "lyrics_clean": s["lyrics"],
+             "popularity": float("nan"), "popularity_within_artist": float("nan"),
              "release_year": float(s["release_date"][:4]) if s.get("release_date") else float("nan")}
             for s in songs if s.get("lyrics")][:n]
     return pd.DataFrame(rows)
@@ -40,7 +41,8 @@ def port_open(base_url: str) -> bool:
 
 
 def test_local_llama_server_end_to_end(shared_dir: Path) -> None:
-    llm = LLMParams(backend="local", max_tokens=48, max_lyrics_chars=400, concurrency=2)
+    llm = params_with({"llm_eval": {"backend": "local", "max_tokens": 48, "max_lyrics_chars": 400,
+                                    "concurrency": 2}}).llm_eval
     rows = corpus_slice(shared_dir, 2)
     with open_backend(llm) as backend:
         base_url = backend.base_url  # type: ignore[attr-defined]
@@ -73,7 +75,8 @@ def test_server_that_cannot_start_reports_its_log(tmp_path: Path) -> None:
 def test_transformers_backend_on_the_gguf(shared_dir: Path) -> None:
     from rap_analyzer.models.llm.transformers_backend import TransformersBackend
 
-    llm = LLMParams(backend="transformers", local_model_path=str(smollm2_gguf_path()), max_tokens=8)
+    llm = params_with({"llm_eval": {"backend": "transformers", "local_model_path": str(smollm2_gguf_path()),
+                                    "max_tokens": 8}}).llm_eval
     backend = TransformersBackend(llm, device="cpu")
     lyrics = corpus_slice(shared_dir, 1)["lyrics_clean"][0]
     record = analyze(backend, lyrics, max_lyrics_chars=300)
@@ -85,3 +88,20 @@ def test_transformers_backend_on_the_gguf(shared_dir: Path) -> None:
     assert record.tokens_in == expected_in and 0 < record.tokens_out <= 8
     assert record.attempts == 1 and record.json_mode is False and record.latency_s > 0
     assert record.finish_reason in {"stop", "length"}
+
+
+def test_one_request_at_a_time_reproduces_the_replies(shared_dir: Path) -> None:
+    """`concurrency: 1` is the deterministic setting: two runs, each on a fresh server with no reply cache,
+    give the same replies token for token (and so the same parses and failures)."""
+    llm = params_with({"llm_eval": {"backend": "local", "max_tokens": 64, "max_lyrics_chars": 400,
+                                    "concurrency": 1}}).llm_eval
+    rows = corpus_slice(shared_dir, 3)
+    runs = []
+    for _ in range(2):
+        with open_backend(llm) as backend:
+            records, _ = run_llm_eval(rows, llm, backend, None, n_bootstrap=20, progress=False)
+        runs.append(records)
+    first, second = runs
+    assert first["raw_reply"].tolist() == second["raw_reply"].tolist()
+    assert first["failure"].tolist() == second["failure"].tolist() and first["ok"].tolist() == second["ok"].tolist()
+    assert (first["tokens_out"] > 0).all()  # real replies, not empty ones that would trivially match

@@ -108,3 +108,25 @@ def test_lenient_where_it_cannot_change_a_score() -> None:
     assert analysis.explicitness == "explicit" and analysis.complexity == 6
     assert parse_reply(reply(language=" EN ")).language == "en"
     assert not hasattr(analysis, "extra_commentary")
+
+
+def test_release_year_bounds_are_today_and_the_documented_minimum() -> None:
+    # A year not yet reached is a guess, not an estimate: it fails (counted), never clipped to this year.
+    from datetime import date
+
+    from rap_analyzer.models.llm.schema import MIN_ESTIMATED_YEAR
+
+    this_year = date.today().year
+    assert parse_reply(reply(estimated_release_year=this_year)).estimated_release_year == this_year
+    assert parse_reply(reply(estimated_release_year=MIN_ESTIMATED_YEAR)).estimated_release_year == MIN_ESTIMATED_YEAR
+    for year in (this_year + 1, MIN_ESTIMATED_YEAR - 1):
+        with pytest.raises(ParseFailure) as info:
+            parse_reply(reply(estimated_release_year=year))
+        assert info.value.reason == "validation: estimated_release_year out of range"
+
+
+@pytest.mark.parametrize("themes", [["ambition", ""], ["   "], ["\t\n"]])
+def test_a_blank_theme_is_a_failure(themes: list[str]) -> None:
+    with pytest.raises(ParseFailure) as info:
+        parse_reply(reply(themes=themes))
+    assert info.value.reason.startswith("validation: themes")

@@ -10,9 +10,9 @@ import pandas as pd
 import psycopg
 import pytest
 import redis
+from helpers import VALID, completion, params_with
 from http_replay import ReplayServer
 from mlflow.tracking import MlflowClient
-from test_llm_client import VALID, completion
 
 from rap_analyzer.config import Params
 from rap_analyzer.stages import llm_eval as llm_eval_stage
@@ -26,7 +26,8 @@ KEYS = [f"genius:{n}" for n in range(1, 5)]
 def dataset(tmp_path: Path, db_url: str) -> Path:
     lyrics = [f"verse number {n}\nwith a hook that repeats {n}" for n in range(4)]
     frame = pd.DataFrame({"source_key": KEYS, "artist": "A", "lyrics_clean": lyrics,
-                          "popularity": [2.0, 4.0, 6.0, 8.0], "release_year": [1995.0, 2000.0, 2005.0, 2010.0]})
+                          "popularity": [2.0, 4.0, 6.0, 8.0], "release_year": [1995.0, 2000.0, 2005.0, 2010.0],
+                          "popularity_within_artist": [1.0, 4.0, 7.0, 10.0]})
     folder = tmp_path / "processed"
     folder.mkdir()
     frame.to_parquet(folder / "eval.parquet")
@@ -34,7 +35,7 @@ def dataset(tmp_path: Path, db_url: str) -> Path:
     (folder / "dataset_info.json").write_text(json.dumps({"dataset_hash": "h123"}))
     plots = tmp_path / "reports" / "plots"
     plots.mkdir(parents=True)
-    for target in ("popularity", "release_year"):
+    for target in ("popularity", "release_year", "popularity_within_artist"):
         frame[["source_key"]].assign(y_true=frame[target], mean=frame[target].mean()).to_csv(
             plots / f"predictions_{target}.csv", index=False)
     with psycopg.connect(db_url) as conn:
@@ -53,16 +54,25 @@ def test_stage_against_an_openai_compatible_server(params: Params, dataset: Path
     good = completion(json.dumps({**VALID, "commercial_potential": 5, "estimated_release_year": 2001}))
     replies = [good, completion("not json at all"), good, good]
     with ReplayServer({"/v1/chat/completions": replies}) as server:
-        llm = params.llm_eval.model_copy(update={
+        stage_params = params_with({"llm_eval": {
             "backend": "openai", "base_url": f"{server.url}/v1", "model": "test-model", "api_key_env": "TEST_LLM_KEY",
-            "eval_limit": None, "concurrency": 1, "n_bootstrap": 100})
-        stage_params = params.model_copy(update={"llm_eval": llm})
+            "eval_limit": None, "concurrency": 1, "n_bootstrap": 100}})
         reports = tmp_path / "reports"
         uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
         stage = llm_eval_stage.run(stage_params, dataset, reports, tmp_path / "llm", uri, progress=False)
         requests = len(server.requests)
+        metrics_text = (reports / "metrics" / "llm_eval.json").read_text()
+        timings = json.loads((reports / "timings" / "llm_eval.json").read_text())
         again = llm_eval_stage.run(stage_params, dataset, reports, tmp_path / "llm", uri, progress=False)
         assert len(server.requests) == requests  # every reply came from the Redis cache
+    # The DVC metric compares exactly between a fresh and a cached run; what differs lives in the timings file.
+    assert (reports / "metrics" / "llm_eval.json").read_text() == metrics_text
+    timings_again = json.loads((reports / "timings" / "llm_eval.json").read_text())
+    assert (timings["n_cached"], timings_again["n_cached"]) == (0, 4) and timings["latency_p50_s"] > 0
+    assert timings_again["latency_p50_s"] is None and timings_again["recorded_latency_p50_s"] > 0
+    metrics = json.loads(metrics_text)
+    assert not set(metrics) & set(timings) and "wall_s" in timings
+    assert (metrics["concurrency"], metrics["deterministic"]) == (1, False)  # a remote API promises nothing
     summary = stage.summary
     assert (summary["n"], summary["n_ok"], summary["analyses_stored"]) == (4, 3, 4)
     assert summary["failures_by_reason"] == {"no_json": 1}
@@ -72,7 +82,7 @@ def test_stage_against_an_openai_compatible_server(params: Params, dataset: Path
     assert popularity.metrics["mae"] == pytest.approx((3 + 1 + 3) / 3)  # |5-2|, |5-6|, |5-8|: the failure unscored
     table = stage.comparison["popularity"].set_index("model")
     assert table.loc["mean", "n"] == 4 and table.loc["llm:test-model", "n_failed"] == 1
-    assert "llm:test-model" in (reports / "leaderboard.md").read_text()
+    assert "llm:test-model" in (reports / "leaderboard_llm.md").read_text()
     with psycopg.connect(db_url) as conn:
         errors = conn.execute("SELECT count(*) FROM analyses WHERE payload ? 'error'").fetchone()
     assert errors == (1,)

@@ -74,3 +74,17 @@ def test_embedded_state_is_the_fallback_when_containers_are_missing() -> None:
     result = parse_lyrics_page(page_with_state({"songPage": {"lyricsData": {"body": {"html": html}}}}))
     assert result.source == "preloaded_state"
     assert result.lines == ["[Intro]", "Line one", "", "It's line two"]
+
+
+@pytest.mark.parametrize("where", ["lyricsData", "song"])
+def test_placeholder_reason_in_embedded_state_is_the_reason(where: str) -> None:
+    # Genius' unreleased-song page: no containers, a `lyricsPlaceholderReason`, and sometimes a body that only says
+    # the lyrics come later. The placeholder wins over that body: it is no lyrics, whatever the body says.
+    body = {"html": "<p>Lyrics will be available upon release</p>"}
+    lyrics_data: dict[str, Any] = {"body": body}
+    song: dict[str, Any] = {}
+    (lyrics_data if where == "lyricsData" else song)["lyricsPlaceholderReason"] = "unreleased"
+    state = {"songPage": {"song": 7, "lyricsData": lyrics_data}, "entities": {"songs": {"7": song}}}
+    result = parse_lyrics_page(page_with_state(state))
+    assert result.lines is None
+    assert result.reason == "no lyrics: Genius shows a placeholder (unreleased)"

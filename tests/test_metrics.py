@@ -9,6 +9,8 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error
 
 from rap_analyzer.models.metrics import bootstrap_mae_ci, regression_report
 
+ARTISTS = np.repeat([f"artist {i}" for i in range(15)], 20)  # 15 artists × 20 tracks, as in the eval split
+
 
 @pytest.fixture
 def pairs() -> tuple[np.ndarray, np.ndarray]:
@@ -19,7 +21,7 @@ def pairs() -> tuple[np.ndarray, np.ndarray]:
 
 def test_report_matches_sklearn_and_scipy(pairs) -> None:
     y, p = pairs
-    report = regression_report(y, p, n_bootstrap=500, seed=1)
+    report = regression_report(y, p, n_bootstrap=500, seed=1, groups=ARTISTS)
     assert report["n"] == 300 and report["n_failed"] == 0
     assert report["mae"] == pytest.approx(mean_absolute_error(y, p))
     assert report["rmse"] == pytest.approx(np.sqrt(mean_squared_error(y, p)))
@@ -39,7 +41,7 @@ def test_unlabelled_pairs_are_ignored(pairs) -> None:
     y, p = pairs
     y_nan = y.copy()
     y_nan[:10] = np.nan
-    report = regression_report(y_nan, p, n_bootstrap=100, seed=0)
+    report = regression_report(y_nan, p, n_bootstrap=100, seed=0, groups=ARTISTS)
     assert report["n"] == 290 and report["n_unlabelled"] == 10
     assert report["mae"] == pytest.approx(mean_absolute_error(y[10:], p[10:]))
 
@@ -49,19 +51,19 @@ def test_nan_predictions_refused_unless_counted(pairs) -> None:
     p_nan = p.copy()
     p_nan[:30] = np.nan
     with pytest.raises(ValueError, match="30 of 300 predictions"):
-        regression_report(y, p_nan, n_bootstrap=100, seed=0)
-    report = regression_report(y, p_nan, n_bootstrap=100, seed=0, count_failures=True)
+        regression_report(y, p_nan, n_bootstrap=100, seed=0, groups=ARTISTS)
+    report = regression_report(y, p_nan, n_bootstrap=100, seed=0, count_failures=True, groups=ARTISTS)
     assert report["n_failed"] == 30 and report["failure_rate"] == pytest.approx(0.1)
     assert report["mae"] == pytest.approx(mean_absolute_error(y[30:], p[30:]))
 
 
 def test_constant_prediction_has_undefined_spearman(pairs) -> None:
     y, _ = pairs
-    report = regression_report(y, np.full_like(y, 5.0), n_bootstrap=100, seed=0)
+    report = regression_report(y, np.full_like(y, 5.0), n_bootstrap=100, seed=0, groups=ARTISTS)
     assert np.isnan(report["spearman"])
     assert report["mae"] == pytest.approx(mean_absolute_error(y, np.full_like(y, 5.0)))
 
 
 def test_shape_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="one value per row"):
-        regression_report([1.0, 2.0], [1.0], n_bootstrap=10, seed=0)
+        regression_report([1.0, 2.0], [1.0], n_bootstrap=10, seed=0, groups=["a", "b"])

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_genius_api import FakeTime
+from helpers import FakeTime
 
 from rap_analyzer.errors import CircuitOpenError
 from rap_analyzer.resilience import (
@@ -68,23 +70,60 @@ def test_breaker_opens_fails_fast_and_half_opens_for_one_trial() -> None:
     with pytest.raises(CircuitOpenError):
         policy.call(fn, breaker=breaker)
     assert calls["n"] == 3  # failed fast, no call made
-    clock.now += 30.5  # past the cooldown (exactly 30 can round below it)
-    assert breaker.state == "half-open"
-    breaker.before_call()  # the one trial call is let through...
+    clock.now += 29.9
+    assert breaker.state == "open"
     with pytest.raises(CircuitOpenError):
-        breaker.before_call()  # ...and nobody else until it reports
-    breaker.record_success()
-    assert breaker.state == "closed"
+        policy.call(fn, breaker=breaker)
+    clock.now += 0.1  # the cooldown is over at exactly 30 s
+    assert breaker.state == "half-open"
+    # The one trial call is let through (outer guard), and nobody else until it reports (inner guard).
+    with breaker.guard(), pytest.raises(CircuitOpenError), breaker.guard():
+        pass
+    assert breaker.state == "closed" and breaker.failures == 0 and calls["n"] == 3
 
 
 def test_a_failed_trial_opens_the_breaker_again() -> None:
     clock = FakeTime()
     breaker = CircuitBreaker(failure_threshold=1, cooldown_s=5.0, clock=clock.clock)
-    breaker.record_failure()
-    clock.now += 5.5
-    breaker.before_call()
-    breaker.record_failure()
+    with pytest.raises(RetryableError), breaker.guard():
+        raise RetryableError("503")
     assert breaker.state == "open"
+    clock.now += 5.5
+    with pytest.raises(RetryableError), breaker.guard():  # the trial call fails...
+        raise RetryableError("503")
+    assert breaker.state == "open"  # ...and the cooldown starts again
+    clock.now += 4.9
+    with pytest.raises(CircuitOpenError), breaker.guard():
+        pass
+
+
+def test_an_answering_dependency_counts_as_up() -> None:
+    """A 404 (any error other than a RetryableError) resets the count: the service answered."""
+    clock = FakeTime()
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_s=5.0, clock=clock.clock)
+    with pytest.raises(RetryableError), breaker.guard():
+        raise RetryableError("503")
+    with pytest.raises(LookupError), breaker.guard():
+        raise LookupError("404")
+    assert breaker.failures == 0
+    with pytest.raises(RetryableError), breaker.guard():
+        raise RetryableError("503")
+    assert breaker.state == "closed"  # one failure since the 404, below the threshold of 2
+
+
+def test_breaker_does_not_serialise_concurrent_calls() -> None:
+    """Four calls that each wait at a barrier for all four: they can only pass if the breaker lets them run
+    at the same time (pybreaker's `call()` would hold its lock and the barrier would time out)."""
+    breaker = CircuitBreaker(failure_threshold=5, cooldown_s=60.0)
+    barrier = threading.Barrier(4, timeout=5.0)
+
+    def call() -> int:
+        with breaker.guard():
+            return barrier.wait()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert sorted(pool.map(lambda _: call(), range(4))) == [0, 1, 2, 3]
+    assert breaker.state == "closed"
 
 
 def test_rate_limiter_spaces_calls() -> None:

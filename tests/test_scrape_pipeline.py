@@ -8,10 +8,12 @@ import pandas as pd
 import psycopg
 import pytest
 import redis
+from helpers import params_with
 
 from rap_analyzer.config import Params
 from rap_analyzer.scrape.pipeline import ScrapeReport, import_items, limited, processed_set, write_outputs
 from rap_analyzer.scrape.sources import SourceError, SourceItem, iter_offline_records
+from rap_analyzer.store import tracks as track_store
 from rap_analyzer.store.tracks import tracks_frame
 
 DUMP_SLICE = ["corpus/genius/rap/Lyrics_Nas.json", "corpus/genius/rap/Lyrics_JAYZ.json"]
@@ -25,8 +27,7 @@ def slice_params(params: Params, shared_dir: Path, tmp_path: Path) -> Params:
     for relative in DUMP_SLICE:
         (folder / Path(relative).name).symlink_to(shared_dir / relative)
     (folder / "Lyrics_Broken.json").write_text('{"name": "Broken", "songs": [')
-    scrape = params.scrape.model_copy(update={"source": "dump", "dump_dirs": [str(folder)]})
-    return params.model_copy(update={"scrape": scrape})
+    return params_with({"scrape": {"sources": ["dump"], "dataset_sources": ["dump"], "dump_dirs": [str(folder)]}})
 
 
 class Killed(Exception):
@@ -42,22 +43,41 @@ def killed_after(items: Iterator[SourceItem | SourceError], n: int) -> Iterator[
 
 def run(params: Params, conn: psycopg.Connection, client: redis.Redis,
         items: Iterable[SourceItem | SourceError] | None = None) -> ScrapeReport:
-    items = items if items is not None else iter_offline_records(params)
-    return import_items(items, conn, ScrapeReport(source="dump"), processed_set(conn, client), batch_size=8,
+    items = items if items is not None else iter_offline_records(params, "dump")
+    return import_items(items, conn, ScrapeReport(sources=["dump"]), processed_set(conn, client), batch_size=8,
                         progress=False)
 
 
+def crash_on_batch(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """The n-th batch write (1-based) dies inside its transaction, like a kill -9 mid-write."""
+    real, calls = track_store.upsert_tracks, [0]
+
+    def upsert(conn: psycopg.Connection, records: list) -> int:
+        calls[0] += 1
+        if calls[0] == n:
+            real(conn, records)  # written, then lost with the transaction
+            raise Killed
+        return real(conn, records)
+
+    monkeypatch.setattr(track_store, "upsert_tracks", upsert)
+
+
 def test_killed_import_resumes_to_the_same_rows(
-    slice_params: Params, db_factory: Callable[[], str], redis_client: redis.Redis
+    slice_params: Params, db_factory: Callable[[], str], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with psycopg.connect(db_factory()) as conn:
         uninterrupted_report = run(slice_params, conn, redis_client)
         uninterrupted = tracks_frame(conn)
     with psycopg.connect(db_factory()) as conn:
-        with pytest.raises(Killed):
-            run(slice_params, conn, redis_client, killed_after(iter_offline_records(slice_params), 27))
+        with pytest.raises(Killed):  # killed while reading: nothing is half-written
+            run(slice_params, conn, redis_client, killed_after(iter_offline_records(slice_params, "dump"), 27))
+        assert conn.execute("SELECT count(*) FROM tracks").fetchone()[0] == 0  # type: ignore[index]
+        with monkeypatch.context() as patch, pytest.raises(Killed):  # killed while writing the 4th batch
+            crash_on_batch(patch, 4)
+            run(slice_params, conn, redis_client)
+        conn.rollback()
         partial = conn.execute("SELECT count(*) FROM tracks").fetchone()[0]  # type: ignore[index]
-        assert 0 < partial < len(uninterrupted)  # whole batches were committed before the kill
+        assert partial == 3 * 8  # the three whole batches committed before the kill, nothing of the fourth
         resumed_report = run(slice_params, conn, redis_client)
         resumed = tracks_frame(conn)
     assert resumed_report.unchanged == partial  # the work already done is skipped
@@ -72,7 +92,7 @@ def test_report_counts_malformed_files_by_name(
 ) -> None:
     report = run(slice_params, db, redis_client)
     assert [(f["file"], f["song_index"]) for f in report.failures] == [("Lyrics_Broken.json", None)]
-    assert report.seen == report.written + sum(report.rejected.values())
+    assert report.seen == report.written + sum(report.rejected.values()) + sum(report.merged.values())
     assert len(report.per_artist) == 2
     write_outputs(db, report, tmp_path / "raw")
     frame = pd.read_parquet(tmp_path / "raw" / "tracks.parquet")
@@ -83,5 +103,5 @@ def test_report_counts_malformed_files_by_name(
 
 
 def test_limit_counts_songs_not_failures(slice_params: Params) -> None:
-    items = list(limited(iter_offline_records(slice_params), 5))
+    items = list(limited(iter_offline_records(slice_params, "dump"), 5))
     assert sum(isinstance(i, SourceItem) for i in items) == 5

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from helpers import params_with
 
 from rap_analyzer.config import Params
 from rap_analyzer.scrape.cleaning import REJECT_REASONS
@@ -25,6 +26,8 @@ from rap_analyzer.scrape.sources import (
 )
 from rap_analyzer.store.records import catalog_key, content_hash
 
+MIN_WORDS = params_with().scrape.min_words  # the pipeline's threshold
+
 
 def split(items) -> tuple[list[SourceItem], list[SourceError]]:
     items = list(items)
@@ -38,7 +41,7 @@ def rap_dir(shared_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def rap_items(rap_dir: Path) -> list[SourceItem | SourceError]:
-    return list(iter_dump_records([rap_dir]))
+    return list(iter_dump_records([rap_dir], min_words=MIN_WORDS))
 
 
 def raw_rap_songs(rap_dir: Path) -> list[dict]:
@@ -105,7 +108,7 @@ def test_parse_release_date() -> None:
 
 def test_catalog(shared_dir: Path) -> None:
     catalog = shared_dir / "corpus/catalog"
-    items, errors = split(iter_catalog_records(catalog))
+    items, errors = split(iter_catalog_records(catalog, min_words=MIN_WORDS))
     assert [(e.path.name, e.index) for e in errors] == [("The Game.json", None)]  # README: one empty file
     assert "The Game.json" in str(errors[0])
     assert len(items) == count_source_items(json_files(catalog)) == 11758  # README: 11,758 songs
@@ -137,7 +140,7 @@ def test_malformed_files_reported_by_name_and_skipped(tmp_path: Path) -> None:
     write(tmp_path / "c_wrong_shape.json", json.dumps({"name": "X"}))
     bad_songs = [song(1), "not a song", song(2, id="7"), song(3, lyrics=42), song(4, title=None), song(5)]
     write(tmp_path / "d_good.json", json.dumps({"name": "X", "songs": bad_songs}))
-    items = list(iter_dump_records([tmp_path]))
+    items = list(iter_dump_records([tmp_path], min_words=MIN_WORDS))
     errors = [(i.path.name, i.index) for i in items if isinstance(i, SourceError)]
     assert errors == [
         ("a_invalid.json", None),
@@ -168,7 +171,7 @@ def test_catalog_entries_malformed_and_null(tmp_path: Path) -> None:
         },
     ]
     write(tmp_path / "A.json", json.dumps(entries))
-    items, errors = split(iter_catalog_records(tmp_path))
+    items, errors = split(iter_catalog_records(tmp_path, min_words=MIN_WORDS))
     assert [(e.path.name, e.index) for e in errors] == [("A.json", 1)]
     assert [(i.record.title, i.reject_reason) for i in items] == [("One", "empty"), ("Three", None)]
     three = items[1].record
@@ -178,17 +181,16 @@ def test_catalog_entries_malformed_and_null(tmp_path: Path) -> None:
 
 def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"scrape\.dump_dirs"):
-        iter_dump_records([tmp_path / "nowhere"])
+        iter_dump_records([tmp_path / "nowhere"], min_words=MIN_WORDS)
 
 
 def test_offline_records_follow_params(params: Params, tmp_path: Path) -> None:
     write(tmp_path / "b.json", json.dumps({"songs": [song(2)]}))
     write(tmp_path / "a.json", json.dumps({"songs": [song(1), song(3, lyrics="too short")]}))
-    scrape = params.scrape.model_copy(update={"source": "dump", "dump_dirs": [str(tmp_path)], "min_words": 5})
-    local = params.model_copy(update={"scrape": scrape})
-    assert [p.name for p in offline_files(local)] == ["a.json", "b.json"]
-    items = list(iter_offline_records(local))
+    local = params_with({"scrape": {"sources": ["dump"], "dataset_sources": ["dump"], "dump_dirs": [str(tmp_path)],
+                                    "min_words": 5}})
+    assert [p.name for p in offline_files(local, "dump")] == ["a.json", "b.json"]
+    items = list(iter_offline_records(local, "dump"))
     assert [(i.record.genius_id, i.reject_reason) for i in items] == [(1, None), (3, "too_short"), (2, None)]
-    genius = params.model_copy(update={"scrape": params.scrape.model_copy(update={"source": "genius"})})
     with pytest.raises(ValueError, match="not an offline source"):
-        offline_files(genius)
+        offline_files(local, "genius")

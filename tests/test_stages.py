@@ -9,11 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import redis
+import yaml
+from helpers import params_with, raw_params
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from rap_analyzer.cli import app
 from rap_analyzer.config import Params
+from rap_analyzer.models.predictor import load_predictor
 from rap_analyzer.stages import baselines as baselines_stage
 from rap_analyzer.stages import embed as embed_stage
 from rap_analyzer.stages import prepare as prepare_stage
@@ -31,13 +34,12 @@ def slice_params(params: Params, shared_dir: Path, tmp_path: Path, db_url: str, 
         (folder / f"Lyrics_{artist}.json").symlink_to(shared_dir / "corpus/genius/rap" / f"Lyrics_{artist}.json")
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("REDIS_URL", redis_server_url)
-    updates = {
-        "paths": params.paths.model_copy(update={"data_dir": tmp_path / "data"}),
-        "scrape": params.scrape.model_copy(update={"dump_dirs": [str(folder)]}),
-        "prepare": params.prepare.model_copy(update={"n_folds": 3, "eval_fraction": 0.25}),
-        "baselines": params.baselines.model_copy(update={"n_bootstrap": 200}),
-    }
-    return params.model_copy(update=updates)
+    return params_with({
+        "paths": {"data_dir": tmp_path / "data"},
+        "scrape": {"sources": ["dump"], "dump_dirs": [str(folder)]},
+        "prepare": {"n_folds": 3, "eval_fraction": 0.25},
+        "baselines": {"n_bootstrap": 200},
+    })
 
 
 def test_pipeline_end_to_end_on_a_slice(slice_params: Params, tmp_path: Path) -> None:
@@ -61,7 +63,7 @@ def test_pipeline_end_to_end_on_a_slice(slice_params: Params, tmp_path: Path) ->
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     results = baselines_stage.run(slice_params, processed, processed / "embeddings.parquet", reports, uri)
     assert {(r.target, r.model) for r in results if r.status == "ok"} == {
-        (t, m) for t in ("popularity", "release_year")
+        (t, m) for t in ("popularity", "release_year", "popularity_within_artist")
         for m in ("random", "mean", "rule", "ridge_features", "ridge_tfidf", "ridge_embeddings")}
     leaderboard = (reports / "leaderboard_baselines.md").read_text()
     assert "## popularity" in leaderboard and "ridge_embeddings" in leaderboard
@@ -71,12 +73,23 @@ def test_pipeline_end_to_end_on_a_slice(slice_params: Params, tmp_path: Path) ->
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("popularity").experiment_id])
     assert len(runs) == 6 and {r.data.tags["dataset_hash"] for r in runs} == {result.dataset_hash}
+    # each fitted model is in its run, tagged for the select stage, and predicts from text what the run logged
+    assert {(r.data.tags["kind"], r.data.tags["eval_scope"]) for r in runs} == {
+        (m, "full") for m in ("random", "mean", "rule", "ridge_features", "ridge_tfidf", "ridge_embeddings")}
+    eval_ = pd.read_parquet(processed / "eval.parquet")
+    labelled = eval_[eval_["popularity"].notna()]
+    for model in ("ridge_tfidf", "ridge_features"):
+        run = next(r for r in runs if r.data.tags["model"] == model)
+        folder = client.download_artifacts(run.info.run_id, "model", str(tmp_path / model))
+        logged = next(r for r in results if r.target == "popularity" and r.model == model).predictions
+        again = load_predictor(Path(folder)).predict(labelled["lyrics_clean"].tolist())
+        assert again.tolist() == pytest.approx(logged["y_pred"].tolist(), abs=1e-9)
 
 
 def test_cli_reports_a_missing_source_in_one_line(params: Params, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "params.yaml"
-    bad.write_text("paths:\n  shared_dir: /nonexistent\n")
+    bad.write_text(yaml.safe_dump(raw_params({"paths": {"shared_dir": "/nonexistent"}})))
     result = CliRunner().invoke(app, ["scrape", "--params", str(bad), "--out-dir", str(tmp_path / "raw")])
     assert result.exit_code != 0
     assert isinstance(result.exception, FileNotFoundError)

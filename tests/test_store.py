@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import numpy as np
 import psycopg
 import pytest
 import redis
@@ -11,6 +12,7 @@ from rap_analyzer.store import services
 from rap_analyzer.store.cache import JsonCache, KeySet
 from rap_analyzer.store.migrate import available_migrations, migrate
 from rap_analyzer.store.records import TrackRecord, content_hash
+from rap_analyzer.store.search import nearest
 from rap_analyzer.store.tracks import tracks_frame, upsert_tracks
 
 
@@ -42,21 +44,23 @@ def test_upsert_updates_in_place_without_duplicates(db: psycopg.Connection) -> N
     assert frame.loc[0, "featured_artists"] == ["Guest"]
 
 
-def test_nearest_neighbour_search_uses_cosine_distance(db: psycopg.Connection) -> None:
-    upsert_tracks(db, [make_record(1), make_record(2)])
+def test_nearest_neighbour_search_scores_by_cosine_similarity(db: psycopg.Connection) -> None:
+    # Through the project's search (store.search.nearest), not a query written here; the oracle is numpy's cosine.
+    upsert_tracks(db, [make_record(1), make_record(2), make_record(3)])
     ids = dict(db.execute("SELECT source_key, id FROM tracks").fetchall())
-    unit = [1.0] + [0.0] * 383
-    other = [0.0, 1.0] + [0.0] * 382
-    for key, vector in (("genius:1", unit), ("genius:2", other)):
-        db.execute(
-            "INSERT INTO embeddings (track_id, model, text_hash, embedding) VALUES (%s, 'm', 'h', %s::vector)",
-            (ids[key], str(vector)),
-        )
-    nearest = db.execute(
-        "SELECT track_id, embedding <=> %s::vector FROM embeddings ORDER BY embedding <=> %s::vector LIMIT 1",
-        (str(unit), str(unit)),
-    ).fetchone()
-    assert nearest is not None and nearest[0] == ids["genius:1"] and nearest[1] == pytest.approx(0.0)
+    rng = np.random.default_rng(0)
+    vectors = {f"genius:{n}": v / np.linalg.norm(v) for n, v in ((n, rng.normal(size=384)) for n in (1, 2, 3))}
+    for key, vector in vectors.items():
+        db.execute("INSERT INTO embeddings (track_id, model, text_hash, embedding) VALUES (%s, 'm', 'h', %s::vector)",
+                   (ids[key], str(vector.tolist())))
+    query = vectors["genius:2"] * 0.8 + vectors["genius:3"] * 0.2
+    query /= np.linalg.norm(query)
+    found = nearest(db, query, "m", k=3)
+    expected = sorted(vectors, key=lambda key: -float(vectors[key] @ query))
+    assert [hit["source_key"] for hit in found] == expected
+    for hit in found:
+        assert hit["score"] == pytest.approx(float(vectors[hit["source_key"]] @ query), abs=1e-5)
+    assert nearest(db, query, "other-model", k=3) == []
 
 
 def test_json_cache_honours_ttl(redis_client: redis.Redis) -> None:

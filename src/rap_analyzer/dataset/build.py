@@ -1,9 +1,9 @@
 """The prepare stage as a pure function: raw tracks in, labelled and split train/eval frames out.
 
 `build_dataset` does no I/O; `write_dataset` writes train.parquet, eval.parquet and dataset_info.json.
-Output rows keep every raw column plus `popularity`, `release_year`, `split` and `fold` (0..n_folds-1 in
-train, -1 in eval, which never enters cross-validation). Word counts and other features are the features
-stage's (its `n_words` would collide with a column added here).
+Output rows keep every raw column plus `popularity`, `popularity_within_artist`, `release_year`, `split` and
+`fold` (0..n_folds-1 in train, -1 in eval, which never enters cross-validation). Word counts and other features
+are the features stage's (its `n_words` would collide with a column added here).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 from rap_analyzer.config import PrepareParams
 from rap_analyzer.dataset import filters, labels, split
 
-TARGETS = ("popularity", "release_year")
+TARGETS = ("popularity", "release_year", "popularity_within_artist")
 
 
 @dataclass
@@ -51,6 +51,8 @@ def build_dataset(raw: pd.DataFrame, params: PrepareParams, max_year: int | None
     raw_dates = df["release_date_raw"] if "release_date_raw" in df.columns else None
     years, year_counts = labels.release_year(df["release_date"], raw_dates, max_year=max_year)
     df["release_year"] = years
+    df["popularity_within_artist"], within_counts = labels.popularity_within_artist(
+        df["pageviews"], df["artist"], params.within_artist_min_songs)
 
     df["split"] = split.split_by_artist(df, params.eval_fraction, params.seed)
     df["fold"] = -1
@@ -61,7 +63,7 @@ def build_dataset(raw: pd.DataFrame, params: PrepareParams, max_year: int | None
     df = df.sort_values("source_key", kind="mergesort").reset_index(drop=True)
     train = df[df["split"] == "train"].reset_index(drop=True)
     eval_ = df[df["split"] == "eval"].reset_index(drop=True)
-    info = _info(raw, df, train, eval_, drops, lang_counts, year_counts, params)
+    info = _info(raw, df, train, eval_, drops, lang_counts, {**year_counts, **within_counts}, params)
     return DatasetResult(train=train, eval=eval_, info=info)
 
 
@@ -70,7 +72,7 @@ def _sha256(text: str) -> str:
 
 
 def _info(raw: pd.DataFrame, df: pd.DataFrame, train: pd.DataFrame, eval_: pd.DataFrame,
-          drops: dict[str, int], lang_counts: dict[str, int], year_counts: dict[str, int],
+          drops: dict[str, int], lang_counts: dict[str, int], label_counts: dict[str, int],
           params: PrepareParams) -> dict[str, Any]:
     ids_sha = _sha256("\n".join(sorted(df["source_key"].astype(str))))
     schema = [[str(c), str(t)] for c, t in df.dtypes.items()]
@@ -96,7 +98,7 @@ def _info(raw: pd.DataFrame, df: pd.DataFrame, train: pd.DataFrame, eval_: pd.Da
             "folds": {str(k): int(v) for k, v in train["fold"].value_counts().sort_index().items()},
         },
         "dropped": drops,
-        "notes": {"language_unknown_kept": lang_counts["language_unknown_kept"], **year_counts},
+        "notes": {"language_unknown_kept": lang_counts["language_unknown_kept"], **label_counts},
         "per_artist": {str(a): {"train": int(r["train"]), "eval": int(r["eval"])}
                        for a, r in per_artist.iterrows()},
         "label_histograms": histograms,

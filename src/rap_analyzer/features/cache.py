@@ -24,10 +24,12 @@ def text_key(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """sha1 of this package's source files and the dictionary package's version."""
-    digest = hashlib.sha1(metadata.version("pronouncing").encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
+    """sha1 of this package's and the text normaliser's source files (tokens go through `rap_analyzer.text`), and
+    the versions of the dictionary and transliteration packages."""
+    digest = hashlib.sha1(f"{metadata.version('pronouncing')}|{metadata.version('anyascii')}".encode())
+    here = Path(__file__).parent
+    for path in [*sorted(here.glob("*.py")), *sorted((here.parent / "text").glob("*.py"))]:
+        digest.update(f"{path.parent.name}/{path.name}".encode() + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -15,9 +15,10 @@ from rap_analyzer.features.lexical import (
 )
 from rap_analyzer.features.phonetics import syllables, tokenize, word_sound
 from rap_analyzer.features.rhyme import end_rhyme_rate, internal_rhyme_rate, rhyme_density
+from rap_analyzer.text import normalise_layout
 
 # Bump when a definition changes: it is part of the cache key, so old cached values are not reused.
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"  # 2: tokens and lines through the shared text normaliser (apostrophe look-alikes, U+2028)
 
 FEATURE_NAMES: list[str] = [
     "n_words",
@@ -47,10 +48,11 @@ Stanzas = list[list[list[str]]]
 def parse_lyrics(text: str) -> Stanzas:
     """Stanzas (split at blank lines and section headers) of lines of word tokens.
 
-    Lines without a word ("...", "1996") are not lines of the lyric and do not break a stanza.
+    Lines without a word ("...", "1996") are not lines of the lyric and do not break a stanza. Lines end at
+    every Unicode line break, as in cleaning (`rap_analyzer.text.normalise_layout`).
     """
     stanzas: Stanzas = [[]]
-    for raw in text.splitlines():
+    for raw in normalise_layout(text).split("\n"):
         if not raw.strip() or _HEADER.match(raw):
             if stanzas[-1]:
                 stanzas.append([])

@@ -7,11 +7,11 @@ lookup is a dict hit.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rap_analyzer.features.letters import spell_phones
+from rap_analyzer.text import fold_text
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
 _HAS_LETTER = re.compile(r"[a-z]")
@@ -31,12 +31,12 @@ class WordSound:
 def tokenize(line: str) -> list[str]:
     """Lower-case word tokens; apostrophes inside a word stay ("it's"), those around it go ("runnin'").
 
-    Numbers, repeat marks ("x2") and words in other alphabets are not words.
+    The line is folded first (`rap_analyzer.text.fold_text`): every apostrophe look-alike is "'" ("don´t",
+    "can`t", "y′all" are one word each), accents go and Latin letters without a decomposition are transliterated
+    ("café" -> "cafe", "olayındayım" -> "olayindayim"), as the dictionary spells words. Numbers, repeat marks
+    ("x2") and words in other alphabets are not words.
     """
-    line = line.lower().replace("\u2019", "'").replace("\u2018", "'")
-    if not line.isascii():
-        # "café", "señor": the dictionary spells them without accents.
-        line = "".join(c for c in unicodedata.normalize("NFKD", line) if not unicodedata.combining(c))
+    line = fold_text(line).lower()
     return [t for t in _TOKEN.findall(line) if _HAS_LETTER.search(t) and not _REPEAT_MARK.fullmatch(t)]
 
 

@@ -20,9 +20,10 @@ class ModelResult:
     reason: str = ""
     metrics: dict[str, float | int] = field(default_factory=dict)
     cv_maes: list[float] = field(default_factory=list)
-    predictions: pd.DataFrame | None = None  # source_key, y_true, y_pred on eval
+    predictions: pd.DataFrame | None = None  # source_key, artist, y_true, y_pred on eval
     model_params: dict[str, Any] = field(default_factory=dict)
     seconds: float = float("nan")  # CV plus the final fit and eval prediction
+    fitted: Any = field(default=None, repr=False)  # the final fitted model, for persisting (None: not kept)
 
     @property
     def cv_mae_mean(self) -> float:

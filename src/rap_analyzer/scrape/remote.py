@@ -24,14 +24,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-
-
-
-
-
-
-
-
 def status_error(service: str, what: str, status: int, headers: Any, credentials: str) -> Exception | None:
     """The exception an HTTP status stands for (None for success); `credentials` names what to check on 401."""
     if status < 400:

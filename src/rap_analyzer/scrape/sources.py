@@ -1,4 +1,5 @@
-"""The two offline sources of the `scrape` stage, as streams of cleaned `TrackRecord`s.
+"""The two offline sources of the `scrape` stage (`scrape.sources` lists which run), as streams of cleaned
+`TrackRecord`s.
 
 - dump: `lyricsgenius` `Artist.to_json()` files (`{"name": ..., "songs": [song objects]}`).
 - catalog: per-artist JSON lists of `{artist, album, title, lyrics, year}`.
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rap_analyzer.config import Params
-from rap_analyzer.scrape.cleaning import DEFAULT_MIN_WORDS, clean_lyrics, strip_zero_width
+from rap_analyzer.scrape.cleaning import clean_lyrics, strip_zero_width
 from rap_analyzer.store.records import TrackRecord, catalog_key, content_hash
 
 # Sound recording starts in 1877 (phonograph); an earlier release date is a typo such as 0141-07-27.
@@ -101,7 +102,7 @@ def _lyrics(song: dict[str, Any], key: str) -> str | None:
     return lyrics
 
 
-def dump_record(song: Any, min_words: int = DEFAULT_MIN_WORDS) -> tuple[TrackRecord, str | None]:
+def dump_record(song: Any, min_words: int) -> tuple[TrackRecord, str | None]:
     """One lyricsgenius song object -> (record, reject_reason). Raises MalformedSong."""
     if not isinstance(song, dict):
         raise MalformedSong(f"song is {type(song).__name__}, expected an object")
@@ -147,7 +148,7 @@ def dump_record(song: Any, min_words: int = DEFAULT_MIN_WORDS) -> tuple[TrackRec
     return record, cleaned.reject_reason
 
 
-def catalog_record(entry: Any, min_words: int = DEFAULT_MIN_WORDS) -> tuple[TrackRecord, str | None]:
+def catalog_record(entry: Any, min_words: int) -> tuple[TrackRecord, str | None]:
     """One `{artist, album, title, lyrics, year}` entry -> (record, reject_reason). Raises MalformedSong."""
     if not isinstance(entry, dict):
         raise MalformedSong(f"entry is {type(entry).__name__}, expected an object")
@@ -221,12 +222,12 @@ def dump_files(dirs: Iterable[Path]) -> list[Path]:
 
 
 def iter_dump_records(
-    dirs: Iterable[Path], *, min_words: int = DEFAULT_MIN_WORDS
+    dirs: Iterable[Path], *, min_words: int
 ) -> Iterator[SourceItem | SourceError]:
     return _iter_files(dump_files(dirs), dump_record, min_words)
 
 
-def iter_catalog_records(directory: Path, *, min_words: int = DEFAULT_MIN_WORDS) -> Iterator[SourceItem | SourceError]:
+def iter_catalog_records(directory: Path, *, min_words: int) -> Iterator[SourceItem | SourceError]:
     return _iter_files(json_files(Path(directory)), catalog_record, min_words)
 
 
@@ -240,16 +241,20 @@ def count_source_items(files: Iterable[Path]) -> int:
     return total
 
 
-def offline_files(params: Params) -> list[Path]:
-    """The files `iter_offline_records` reads for `scrape.source` ("dump" or "catalog")."""
+OFFLINE_SOURCES = ("dump", "catalog")
+
+
+def offline_files(params: Params, source: str) -> list[Path]:
+    """The files `iter_offline_records` reads for the offline source `source` ("dump" or "catalog")."""
     scrape = params.scrape
-    if scrape.source == "dump":
+    if source == "dump":
         return dump_files(params.shared_path(d) for d in scrape.dump_dirs)
-    if scrape.source == "catalog":
+    if source == "catalog":
         return json_files(params.shared_path(scrape.catalog_dir))
-    raise ValueError(f"scrape.source={scrape.source!r} is not an offline source; use 'dump' or 'catalog'")
+    raise ValueError(f"scrape source {source!r} is not an offline source; use one of {OFFLINE_SOURCES}")
 
 
-def iter_offline_records(params: Params) -> Iterator[SourceItem | SourceError]:
-    parse = dump_record if params.scrape.source == "dump" else catalog_record
-    return _iter_files(offline_files(params), parse, params.scrape.min_words)
+def iter_offline_records(params: Params, source: str) -> Iterator[SourceItem | SourceError]:
+    """The songs of one offline source, in file-name then file order (see the module docstring)."""
+    parse = dump_record if source == "dump" else catalog_record
+    return _iter_files(offline_files(params, source), parse, params.scrape.min_words)

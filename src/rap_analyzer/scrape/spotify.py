@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from difflib import SequenceMatcher
+from itertools import permutations
 from typing import Any, Literal, TypeVar
 
 import requests
 import spotipy
 from pydantic import SecretStr
+from rapidfuzz import fuzz
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
 
@@ -32,12 +32,19 @@ from rap_analyzer.config import ScrapeParams, get_secrets
 from rap_analyzer.errors import ApiError, AuthError, MissingCredentialsError, NotFoundError
 from rap_analyzer.resilience import RetryableError
 from rap_analyzer.scrape.remote import Resilience, status_error
+from rap_analyzer.text import fold_punctuation, normalise_artist, normalise_layout, title_parts
+from rap_analyzer.text import normalise_title as normalise_title  # the key this module matched on before
 
 T = TypeVar("T")
 Track = dict[str, Any]
 FeaturesStatus = Literal["ok", "unavailable", "not_requested"]
 CREDENTIALS = "SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"
 YEAR_BONUS = 0.05
+# A version disagreement (remix, live, instrumental... against another recording, or another part number) costs
+# half the title score: an exact title with the wrong version scores 0.5, below any sensible threshold, and an
+# agreeing version wins over it by the same margin.
+VERSION_PENALTY = 0.5
+MAX_CREDITED = 6  # candidate artists considered for joint credits: 6 * 5 * 4 ordered triples at most
 
 
 class _RedactAuthHeaders(logging.Filter):
@@ -71,55 +78,69 @@ class SpotifyMatch:
         return self.spotify_id is not None
 
 
-def _plain(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace("&", " and ")
-    return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text).split())
-
-
-def query_title(title: str) -> str:
-    """The title without featured artists, bracketed parts or " - Remastered 2011"-style suffixes."""
-    stripped = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", title)
-    stripped = re.sub(r"\s+-\s+.*$", "", stripped)
-    stripped = re.sub(r"\s+(feat\.?|ft\.?|featuring)\s+.*$", "", stripped, flags=re.IGNORECASE)
-    stripped = " ".join(stripped.split())
-    return stripped if _plain(stripped) else title.strip()
-
-
-def normalise_title(title: str) -> str:
-    return _plain(query_title(title))
-
-
-def _artist_names(artist: str) -> set[str]:
-    """The whole credit and each artist in it ("A & B feat. C" -> A, B, C)."""
-    parts = re.split(r"\s*(?:,|&|\band\b|\bx\b|\bfeat\.?|\bft\.?|\bfeaturing\b|\bwith\b)\s*", artist, flags=re.I)
-    names = {_plain(artist), *(_plain(p) for p in parts)}
-    return {re.sub(r"^the ", "", n) for n in names if n}
-
-
 def _similarity(a: str, b: str) -> float:
-    return 1.0 if a == b else SequenceMatcher(None, a, b).ratio()
+    """Indel similarity of two keys in [0, 1] (rapidfuzz `fuzz.ratio` / 100: 2 * LCS / total length). Two empty
+    keys are no evidence of anything (a title or name of punctuation only): 0, never a match."""
+    if not a or not b:
+        return 0.0
+    return 1.0 if a == b else fuzz.ratio(a, b) / 100
+
+
+def title_similarity(wanted: str, found: str) -> float:
+    """In [0, 1]: the best similarity between the two titles' cores, each with and without its bracketed extras
+    (a subtitle, or the translation Genius appends to a native title), less `VERSION_PENALTY` when the version
+    words or part numbers disagree ("(Remix)" against the original, "Pt. 2" against "Pt. 1").
+
+    Credits and same-recording markers ("feat. X", "Remastered 2011", "Radio Edit") are ignored; see
+    `rap_analyzer.text.titles`."""
+    a, b = title_parts(wanted), title_parts(found)
+    best = max(_similarity(x, y) for x in a.variants for y in b.variants)
+    if a.versions != b.versions or a.part != b.part:
+        best -= VERSION_PENALTY
+    return max(0.0, best)
+
+
+def artist_similarity(wanted: str, credited: list[str]) -> float:
+    """In [0, 1]: the wanted artist, as one whole name, against each credited artist and against the credit of
+    two or three of them together (Genius keeps duo pages such as "Eric B. & Rakim" or "Jim Yosef & Anna Yvette"
+    where Spotify credits each). The wanted name is never split, so a fragment ("Rakim" alone) scores as what it
+    is, a part of the name: 2 * 5 / (16 + 5) = 0.48 for "eric b and rakim"."""
+    key = normalise_artist(wanted)
+    names = [n for n in (normalise_artist(c) for c in credited[:MAX_CREDITED]) if n]
+    together = [" and ".join(group) for k in (2, 3) for group in permutations(names, k)]
+    return max((_similarity(key, name) for name in [*names, *together]), default=0.0)
 
 
 def match_score(track: Track, artist: str, title: str, year: int | None = None) -> float:
-    """In [0, 1]: min(title similarity, artist similarity), the artist's being the best pairing over the
-    candidate's artists, plus `YEAR_BONUS` when the candidate's release year equals `year`.
+    """In [0, 1]: min(title similarity, artist similarity), plus `YEAR_BONUS` when the candidate's release year
+    equals `year`. See `title_similarity` and `artist_similarity`.
 
     The minimum, not a weighted sum: a sum lets an exact title make up for a wrong artist ("Hotline Bling" by
     "Blake" for Drake) or an exact artist for a wrong title ("Money Trees" for Kendrick Lamar's "Money"); with the
     minimum, the score is only as high as the weaker part. The year bonus is a tie-breaker (the original against a
     re-release or a cover): it moves a score by at most `YEAR_BONUS`, so it never rescues a wrong artist or title.
     """
-    title_sim = _similarity(normalise_title(track.get("name") or ""), normalise_title(title))
-    wanted = _artist_names(artist)
-    found = set().union(*(_artist_names(a.get("name") or "") for a in track.get("artists") or []))
-    artist_sim = max((_similarity(w, f) for w in wanted for f in found), default=0.0)
+    title_sim = title_similarity(title, track.get("name") or "")
+    artist_sim = artist_similarity(artist, [a.get("name") or "" for a in track.get("artists") or []])
     release = str((track.get("album") or {}).get("release_date") or "")
     bonus = YEAR_BONUS if year is not None and release[:4] == str(year) else 0.0
     return round(min(1.0, min(title_sim, artist_sim) + bonus), 4)
 
 
+def _query_text(text: str) -> str:
+    # Typographic quotes folded, then every double quote out: a quote would end the field filter early.
+    return " ".join(fold_punctuation(normalise_layout(text)).replace('"', " ").split())
+
+
+def query_title(title: str) -> str:
+    """The title as a search sends it: without credits, bracketed parts or " - Remastered 2011"-style suffixes,
+    part numbers kept ("The Recipe Pt. 2"); a title that is all brackets loses only them ("(Intro)" -> "Intro")."""
+    return title_parts(title).query or title.strip()
+
+
 def search_queries(artist: str, title: str) -> list[str]:
-    artist_q, title_q = artist.replace('"', " ").strip(), query_title(title).replace('"', " ").strip()
+    """The strict field query, then the loose one: quotes folded, typographic ones included."""
+    artist_q, title_q = _query_text(artist), _query_text(query_title(title))
     return [f'artist:"{artist_q}" track:"{title_q}"', f"{artist_q} {title_q}"]
 
 

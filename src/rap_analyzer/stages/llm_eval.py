@@ -25,6 +25,25 @@ from rap_analyzer.store.migrate import migrate
 from rap_analyzer.tracking.comparison import compare_on_subset, write_comparison
 from rap_analyzer.tracking.mlflow_log import log_result
 
+# Summary keys that depend on timing or on what the reply cache already held: they go to
+# reports/timings/llm_eval.json, so that reports/metrics/llm_eval.json (a DVC metric) compares exactly on a rerun.
+TIMING_KEYS = ("wall_s", "n_cached", "n_latency", "attempts_total", "output_tokens_per_s", "cost_usd_this_run",
+               "latency_p50_s", "latency_p95_s", "latency_p99_s",
+               "recorded_latency_p50_s", "recorded_latency_p95_s", "recorded_latency_p99_s")
+
+
+def is_deterministic(params: LLMParams) -> bool:
+    """Whether a rerun reproduces the replies: a local model (llama.cpp server or transformers, greedy at
+    temperature 0, fixed seed) with one request at a time. With `concurrency > 1` the local server's replies
+    depend on the order requests arrive in (see `local_server`); a remote API promises nothing."""
+    return params.backend != "openai" and params.concurrency == 1
+
+
+def split_timings(summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics, timings): the summary without and with only `TIMING_KEYS`."""
+    return ({k: v for k, v in summary.items() if k not in TIMING_KEYS},
+            {k: v for k, v in summary.items() if k in TIMING_KEYS})
+
 
 @dataclass
 class LLMStageResult:
@@ -54,6 +73,7 @@ def as_results(records: pd.DataFrame, rows: pd.DataFrame, model: str, params: LL
     for pred, label, _ in COMPARISONS:
         predictions = pd.DataFrame({
             "source_key": records.loc[is_eval, "source_key"].to_numpy(),
+            "artist": rows.loc[is_eval, "artist"].to_numpy(),  # CIs resample artists
             "y_true": records.loc[is_eval, label].to_numpy(dtype=float),
             "y_pred": pd.to_numeric(records.loc[is_eval, pred], errors="coerce").where(
                 records.loc[is_eval, "ok"].astype(bool)).to_numpy(dtype=float),
@@ -65,7 +85,7 @@ def as_results(records: pd.DataFrame, rows: pd.DataFrame, model: str, params: LL
                                           predictions=predictions))
             continue
         metrics = regression_report(predictions["y_true"], predictions["y_pred"], params.n_bootstrap, params.seed,
-                                    count_failures=True)
+                                    count_failures=True, groups=predictions["artist"])
         results.append(ModelResult(name, label, "ok", metrics=metrics, predictions=predictions,
                                       model_params={"prompt_version": PROMPT_VERSION}))
     return results
@@ -89,17 +109,24 @@ def run(params: Params, dataset_dir: Path, reports_dir: Path, out_dir: Path,
 
     out_dir.mkdir(parents=True, exist_ok=True)
     records.to_parquet(out_dir / "llm_records.parquet", index=False)
-    (reports_dir / "metrics").mkdir(parents=True, exist_ok=True)
-    (reports_dir / "metrics" / "llm_eval.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    summary["concurrency"] = llm.concurrency
+    summary["deterministic"] = is_deterministic(llm)
+    metrics, timings = split_timings(summary)
+    for kind, values in (("metrics", metrics), ("timings", timings)):
+        (reports_dir / kind).mkdir(parents=True, exist_ok=True)
+        (reports_dir / kind / "llm_eval.json").write_text(json.dumps(values, indent=2, default=str) + "\n")
 
     results = as_results(records, rows, model, llm)
     # Speed, reliability and cost; the scores are each run's own metrics.
     operational = {k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)
                    and not k.startswith(("popularity_", "year_"))}
     logged_params = {k: v for k, v in llm.model_dump().items() if "key" not in k}
+    n_eval = len(pd.read_parquet(dataset_dir / "eval.parquet", columns=["source_key"]))
+    scope = "full" if int((rows["split"] == "eval").sum()) == n_eval else "subset"
     for result in results:
-        log_result(result, info["dataset_hash"], logged_params, artifacts=[reports_dir / "metrics" / "llm_eval.json"],
-                   uri=mlflow_uri, extra_metrics=operational)
+        log_result(result, info["dataset_hash"], logged_params, artifacts=[reports_dir / "metrics" / "llm_eval.json",
+                                                                 reports_dir / "timings" / "llm_eval.json"],
+                   uri=mlflow_uri, extra_metrics=operational, kind="llm", eval_scope=scope)
 
     comparison = {}
     for result in results:
@@ -110,5 +137,5 @@ def run(params: Params, dataset_dir: Path, reports_dir: Path, out_dir: Path,
     note = (f"LLM `{model}` (backend `{llm.backend}`, prompt {PROMPT_VERSION}) on {int(summary['n'])} eval tracks, "
             f"success rate {summary['success_rate']:.0%}; every model scored on those tracks. Failures are "
             "unparseable or invalid replies: they are counted, never given a score.")
-    write_comparison(comparison, reports_dir / "leaderboard.md", note)
+    write_comparison(comparison, reports_dir / "leaderboard_llm.md", note)
     return LLMStageResult(records, summary, results, comparison)

@@ -1,5 +1,6 @@
 """Entry point of the `prepare` stage, shared by the CLI and `notebooks/02_prepare.ipynb`: raw tracks →
-features → filtered, labelled, artist-disjoint train/eval parquet files, and a `dataset_versions` row."""
+features → filtered, labelled, artist-disjoint train/eval parquet files, a `dataset_versions` row, and the
+features of every dataset track in `track_features` (replaced whole)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rap_analyzer.features import FEATURE_NAMES, FEATURE_VERSION, features_frame
 from rap_analyzer.features.frame import ERROR_COLUMN
 from rap_analyzer.store import services
 from rap_analyzer.store.migrate import migrate
+from rap_analyzer.store.track_features import replace_track_features
 
 
 def with_features(raw: pd.DataFrame, params: Params, progress: bool = True) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -53,5 +55,8 @@ def run(params: Params, tracks_path: Path, out_dir: Path, progress: bool = True)
     with services.connect(params) as conn:
         migrate(conn)
         record_version(conn, result)
+        # The service's /trends aggregates these; they describe exactly this dataset version.
+        replace_track_features(conn, pd.concat([result.train, result.eval], ignore_index=True),
+                               FEATURE_NAMES, result.dataset_hash, FEATURE_VERSION)
     return result
 

@@ -16,9 +16,14 @@ from typing import Any
 
 import pandas as pd
 
+from rap_analyzer.models.metrics import WITHIN_ARTIST_MIN_TRACKS
 from rap_analyzer.models.result import ModelResult
 
-JSON_KEYS = ("n", "n_failed", "mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high")
+JSON_KEYS = ("n", "n_artists", "n_failed", "mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high",
+             "within_artist_spearman", "within_artist_spearman_ci_low", "within_artist_spearman_ci_high",
+             "within_artist_n_artists")
+# The column header of `within_artist_cell`, shared by every leaderboard.
+WITHIN_ARTIST_HEADER = "within-artist Spearman [95% CI] (artists)"
 
 
 def _num(value: Any) -> float | int | None:
@@ -37,6 +42,19 @@ def format_metric(value: Any, digits: int = 3) -> str:
     return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
 
 
+def within_artist_cell(metrics: Any) -> str:
+    """The mean within-artist Spearman, its artist-bootstrap CI and the artists it averages, as one table cell
+    (`metrics`: a mapping with the `within_artist_*` keys of `regression_report`, or a row object with them)."""
+    get = metrics.get if hasattr(metrics, "get") else lambda k: getattr(metrics, k, None)
+    rho = _num(get("within_artist_spearman"))
+    if rho is None:
+        return "—"
+    low, high = _num(get("within_artist_spearman_ci_low")), _num(get("within_artist_spearman_ci_high"))
+    ci = "" if low is None or high is None else f" [{low:+.3f}, {high:+.3f}]"
+    artists = _num(get("within_artist_n_artists"))
+    return f"{rho:+.3f}{ci} ({'?' if artists is None else int(artists)})"
+
+
 def metrics_dict(results: Iterable[ModelResult]) -> dict[str, dict[str, float | int | None]]:
     out = {}
     for r in results:
@@ -51,8 +69,9 @@ def metrics_dict(results: Iterable[ModelResult]) -> dict[str, dict[str, float | 
 
 def _table(results: list[ModelResult]) -> list[str]:
     lines = [
-        "| model | n | MAE | 95% CI (MAE) | RMSE | Spearman | CV MAE (mean ± std) | failed |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| model | n | MAE | 95% CI (MAE) | RMSE | Spearman | {WITHIN_ARTIST_HEADER} | CV MAE (mean ± std) "
+        "| failed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     ok = sorted((r for r in results if r.status == "ok"), key=lambda r: float(r.metrics["mae"]))
     for r in ok:
@@ -63,11 +82,11 @@ def _table(results: list[ModelResult]) -> list[str]:
         lines.append(
             f"| {r.model} | {m['n']} | {format_metric(m['mae'])} | {format_metric(m['mae_ci_low'])} – "
             f"{format_metric(m['mae_ci_high'])} | {format_metric(m['rmse'])} | {format_metric(m['spearman'])} "
-            f"| {cv} | {m['n_failed']} |"
+            f"| {within_artist_cell(m)} | {cv} | {m['n_failed']} |"
         )
     for r in results:
         if r.status != "ok":
-            lines.append(f"| {r.model} | skipped: {r.reason.replace('|', '/')} | | | | | | |")
+            lines.append(f"| {r.model} | skipped: {r.reason.replace('|', '/')} | | | | | | | |")
     return lines
 
 
@@ -96,8 +115,13 @@ def write_leaderboard(results: Iterable[ModelResult], path_md: str | Path, metri
     lines = ["# Baseline leaderboard", ""]
     if dataset_hash:
         lines += [f"Dataset hash: `{dataset_hash}`", ""]
-    lines += ["Eval split (held-out artists); MAE/RMSE in target units; 95% CI by bootstrap over eval tracks;",
-              "CV = artist-grouped folds inside train. Sorted by eval MAE.", ""]
+    lines += ["Eval split (held-out artists); MAE/RMSE in target units; 95% CI by bootstrap over eval ARTISTS",
+              "(whole artists resampled: an artist's songs are not independent observations);",
+              "CV = artist-grouped folds inside train. Sorted by eval MAE.",
+              f"Within-artist Spearman: the rank correlation inside each eval artist ({WITHIN_ARTIST_MIN_TRACKS}+ "
+              "tracks), averaged over artists, 95% CI by the same artist bootstrap;",
+              "a prediction constant within an artist ranks nothing there (0).",
+              ""]
     written: dict[str, Path] = {"leaderboard": path_md}
     for target in targets:
         subset = [r for r in results if r.target == target]

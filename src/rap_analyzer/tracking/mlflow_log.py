@@ -26,16 +26,24 @@ from typing import Any
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from rap_analyzer.config import REPO_ROOT
+from rap_analyzer.config import project_root
 from rap_analyzer.models.plots import write_plots
 from rap_analyzer.models.result import ModelResult
 
-DEFAULT_TRACKING_URI = f"sqlite:///{REPO_ROOT / 'mlruns' / 'mlflow.db'}"
-METRIC_KEYS = ("mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high", "n", "n_failed", "failure_rate")
+METRIC_KEYS = ("mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high", "n", "n_artists", "n_failed", "failure_rate",
+               "train_seconds", "predict_seconds_per_track", "within_artist_spearman", "within_artist_spearman_ci_low",
+               "within_artist_spearman_ci_high", "within_artist_n_artists")
+EVAL_SCOPES = ("full", "subset")  # scored on the whole eval split / on a sample of it (e.g. the LLM's)
+MODEL_ARTIFACT = "model"  # run artifact folder holding a saved predictor (rap_analyzer.models.predictor)
+
+
+def default_tracking_uri() -> str:
+    """`<project root>/mlruns/mlflow.db` (see `config.project_root`)."""
+    return f"sqlite:///{project_root() / 'mlruns' / 'mlflow.db'}"
 
 
 def tracking_uri(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -49,7 +57,8 @@ def client_for(uri: str | None = None) -> MlflowClient:
     db = _sqlite_path(uri)
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)  # sqlite creates the file, not its folder
-    return MlflowClient(tracking_uri=uri)
+    # The registry too: MLflow's default registry URI is ./mlflow.db relative to the working directory.
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
@@ -61,8 +70,10 @@ def experiment_id(client: MlflowClient, name: str) -> str:
     return str(client.create_experiment(name, artifact_location=location))
 
 
-def git_commit(cwd: Path = REPO_ROOT) -> str | None:
-    """HEAD's commit, or None outside a repository or before the first commit."""
+def git_commit(cwd: Path | None = None) -> str | None:
+    """HEAD's commit (of the project root's repository by default), or None outside a repository or before
+    the first commit."""
+    cwd = cwd or project_root()
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
@@ -81,16 +92,26 @@ def result_metrics(result: ModelResult) -> dict[str, float]:
 def log_result(result: ModelResult, dataset_hash: str, params: dict[str, Any] | None = None,
                artifacts: Iterable[str | Path] = (), experiment: str | None = None,
                uri: str | None = None, extra_metrics: dict[str, float] | None = None,
-               plots_dir: Path | None = None) -> str:
+               plots_dir: Path | None = None, *, kind: str, eval_scope: str,
+               model_dir: Path | None = None) -> str:
     """Log one model's result as a run of experiment `experiment` (default: the target); returns the run id.
     Its plots are drawn into `plots_dir` (kept, e.g. for the reports) or a temporary folder.
+
+    Tags `dataset_hash`, `target`, `model`, `kind` (the predictor kind: mean, ridge_tfidf, llm, lora, ...) and
+    `eval_scope` ("full": every labelled eval track; "subset": a sample) are what the select stage finds runs
+    by; the predictions CSV (source_key, artist, y_true, y_pred) is what it scores them on. `model_dir`, a
+    folder written by `rap_analyzer.models.predictor.save_predictor`, becomes the artifact folder `model`
+    (its size in bytes the metric `model_size_bytes`): only runs with one can be served as champion.
 
     Skipped models get a run too, tagged `status=skipped` with the reason, so the leaderboard and MLflow
     agree on what was attempted.
     """
     client = client_for(uri)
     exp_id = experiment_id(client, experiment or result.target)
-    tags = {"model": result.model, "target": result.target, "dataset_hash": dataset_hash, "status": result.status}
+    if eval_scope not in EVAL_SCOPES:
+        raise ValueError(f"eval_scope must be one of {EVAL_SCOPES}, got {eval_scope!r}")
+    tags = {"model": result.model, "target": result.target, "dataset_hash": dataset_hash, "status": result.status,
+            "kind": kind, "eval_scope": eval_scope}
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
@@ -102,6 +123,9 @@ def log_result(result: ModelResult, dataset_hash: str, params: dict[str, Any] | 
         all_params = {**(params or {}), **{f"model.{k}": v for k, v in result.model_params.items()}}
         metrics = result_metrics(result) if result.status == "ok" else {}
         metrics.update({k: float(v) for k, v in (extra_metrics or {}).items() if v is not None and math.isfinite(v)})
+        if model_dir is not None:
+            files = [f for f in Path(model_dir).rglob("*") if f.is_file()]
+            metrics["model_size_bytes"] = float(sum(f.stat().st_size for f in files))
         now_ms = int(time.time() * 1000)
         client.log_batch(
             run_id,
@@ -120,6 +144,8 @@ def log_result(result: ModelResult, dataset_hash: str, params: dict[str, Any] | 
                     client.log_artifact(run_id, str(png), artifact_path="plots")
             for path in artifacts:
                 client.log_artifact(run_id, str(path))
+            if model_dir is not None:
+                client.log_artifacts(run_id, str(model_dir), artifact_path=MODEL_ARTIFACT)
     except Exception:
         client.set_terminated(run_id, status="FAILED")
         raise
@@ -128,7 +154,12 @@ def log_result(result: ModelResult, dataset_hash: str, params: dict[str, Any] | 
 
 
 def log_results(results: Iterable[ModelResult], dataset_hash: str, params: dict[str, Any] | None = None,
-                uri: str | None = None, plots_dir: Path | None = None) -> dict[str, str]:
-    """Log every result; returns {"<target>/<model>": run_id}."""
-    return {f"{r.target}/{r.model}": log_result(r, dataset_hash, params, uri=uri, plots_dir=plots_dir)
+                uri: str | None = None, plots_dir: Path | None = None, eval_scope: str = "full",
+                model_dirs: dict[str, Path] | None = None) -> dict[str, str]:
+    """Log every result (kind = the model's name, as for the baselines); `model_dirs` maps "<target>/<model>"
+    to a saved predictor folder. Returns {"<target>/<model>": run_id}."""
+    model_dirs = model_dirs or {}
+    return {f"{r.target}/{r.model}": log_result(r, dataset_hash, params, uri=uri, plots_dir=plots_dir,
+                                                kind=r.model, eval_scope=eval_scope,
+                                                model_dir=model_dirs.get(f"{r.target}/{r.model}"))
             for r in results}

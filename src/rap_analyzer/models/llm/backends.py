@@ -34,7 +34,8 @@ def open_backend(params: LLMParams, secrets: Secrets | None = None) -> Iterator[
                 f"backend 'local' serves a GGUF file but llm_eval.local_model_path is {gguf!r}: point it at a "
                 ".gguf, unset it for the bundled SmolLM2, or use backend: transformers for a model directory"
             )
-        with local_llama_server(gguf, n_ctx=params.n_ctx, n_threads=params.n_threads or os.cpu_count()) as server:
+        with local_llama_server(gguf, n_ctx=params.n_ctx, n_threads=params.n_threads or os.cpu_count(),
+                                seed=params.seed) as server:
             client = LLMClient(params, server.base_url, NO_KEY, model=server.model)
             client.kind = "local"
             if params.schema_decoding:

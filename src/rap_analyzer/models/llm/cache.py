@@ -2,7 +2,8 @@
 
 Key: `llm_reply:<model>|<prompt version>|<settings>|<sha1 of the lyrics>`, where `<settings>` is a short hash
 of the prompt text and of what else changes a reply (temperature, max_tokens, json_mode, max_lyrics_chars, the
-decoding schema when llama.cpp follows one):
+decoding schema when llama.cpp follows one, the sampler seed above temperature 0; tests/test_cache_keys.py lists
+every other `LLMParams` field with the reason it is not in the key):
 editing any of them, or the prompt without a version bump, misses the cache instead of serving stale replies.
 The endpoint is not part of the key: one model name is one model, whoever serves it.
 
@@ -40,6 +41,11 @@ def settings_fingerprint(params: LLMParams) -> str:
         "schema_decoding": schema,
         "max_lyrics_chars": params.max_lyrics_chars,
     }
+    if params.temperature > 0:
+        # Above temperature 0 the sampler's seed (passed to the local server) picks the reply; at 0 it does not,
+        # and leaving it out there keeps a new bootstrap seed (the same setting) and the keys of replies cached
+        # before it was added valid.
+        settings["seed"] = params.seed
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 

@@ -1,7 +1,8 @@
 """The `openai` SDK against any OpenAI-compatible endpoint (Novita, OpenAI, vLLM, Ollama, llama.cpp's server).
 
-The SDK's own retries are off (`max_retries=0`): our `RetryPolicy` retries 429 (honouring `Retry-After`),
-408, 5xx, timeouts and connection errors with backoff, behind the shared rate limiter and circuit breaker.
+The SDK's own retries are off (`max_retries=0`): `rap_analyzer.resilience` (tenacity, pybreaker, pyrate-limiter)
+retries 429 (honouring `Retry-After`/`retry-after-ms`), 408, 5xx, timeouts and connection errors with backoff,
+behind one rate limiter and circuit breaker shared by the run's concurrent requests.
 401/403 raise `LLMAuthError` at once, 404 `LLMFatalError`: every later request would fail the same way.
 
 JSON mode: with `json_mode` the request carries `response_format={"type": "json_object"}`. A server that

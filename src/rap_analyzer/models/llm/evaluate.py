@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from rap_analyzer.config import BaselinesParams, LLMParams
+from rap_analyzer.config import LLMParams
 from rap_analyzer.errors import LLMFatalError
 from rap_analyzer.models.llm.base import Backend
 from rap_analyzer.models.llm.cache import ReplyCache
@@ -28,11 +28,13 @@ from rap_analyzer.models.llm.records import CallRecord, analyze
 from rap_analyzer.models.llm.store import ANALYSIS_FIELDS
 from rap_analyzer.models.metrics import regression_report
 
-REQUIRED_COLUMNS = ("source_key", "lyrics_clean", "popularity", "release_year")
-# (prediction column, label column, prefix in the summary)
+REQUIRED_COLUMNS = ("source_key", "artist", "lyrics_clean", "popularity", "release_year",
+                    "popularity_within_artist")  # artist: for the CIs
+# (prediction column, label column, prefix in the summary). The within-artist target is read from the same
+# commercial_potential: only its order inside each artist counts there (the within-artist Spearman).
 COMPARISONS = (("commercial_potential", "popularity", "popularity"),
-               ("estimated_release_year", "release_year", "year"))
-_DEFAULTS = BaselinesParams()
+               ("estimated_release_year", "release_year", "year"),
+               ("commercial_potential", "popularity_within_artist", "popularity_within_artist"))
 
 
 def check_prompt_version(params: LLMParams) -> None:
@@ -70,8 +72,8 @@ def _row(record: CallRecord) -> dict[str, Any]:
 
 
 def run_llm_eval(frame: pd.DataFrame, params: LLMParams, backend: Backend, cache: ReplyCache | None = None,
-                 concurrency: int | None = None, *, n_bootstrap: int = _DEFAULTS.n_bootstrap,
-                 seed: int = _DEFAULTS.seed, progress: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
+                 concurrency: int | None = None, *, n_bootstrap: int | None = None,
+                 seed: int | None = None, progress: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One record per row (in input order) and the summary. `LLMFatalError` (bad key, unknown model) stops
     the run at once: queued rows are cancelled and the error propagates."""
     check_prompt_version(params)
@@ -106,8 +108,9 @@ def run_llm_eval(frame: pd.DataFrame, params: LLMParams, backend: Backend, cache
             raise
     wall_s = time.perf_counter() - started
     out = pd.DataFrame([_row(r) for r in records if r is not None])
-    out["popularity"] = rows["popularity"].to_numpy(dtype=float)
-    out["release_year"] = rows["release_year"].to_numpy(dtype=float)
+    for _, label, _ in COMPARISONS:
+        out[label] = rows[label].to_numpy(dtype=float)
+    out["artist"] = rows["artist"].to_numpy()
     return out, summarize(out, params, backend, wall_s, n_bootstrap=n_bootstrap, seed=seed)
 
 
@@ -123,7 +126,10 @@ def _cost(records: pd.DataFrame, params: LLMParams) -> float:
 
 
 def summarize(records: pd.DataFrame, params: LLMParams, backend: Backend, wall_s: float, *,
-              n_bootstrap: int = _DEFAULTS.n_bootstrap, seed: int = _DEFAULTS.seed) -> dict[str, Any]:
+              n_bootstrap: int | None = None, seed: int | None = None) -> dict[str, Any]:
+    """`n_bootstrap` and `seed` default to `params.n_bootstrap` / `params.seed`."""
+    n_bootstrap = params.n_bootstrap if n_bootstrap is None else n_bootstrap
+    seed = params.seed if seed is None else seed
     n = len(records)
     ok = records["ok"].astype(bool)
     fresh = ~records["cached"].astype(bool)
@@ -161,10 +167,11 @@ def _rate(records: pd.DataFrame) -> float | None:
 
 def _comparison(ok: pd.DataFrame, pred: str, label: str, prefix: str, n_bootstrap: int,
                 seed: int) -> dict[str, Any]:
-    keys = ("n", "mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high")
+    keys = ("n", "mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high", "within_artist_spearman",
+            "within_artist_spearman_ci_low", "within_artist_spearman_ci_high", "within_artist_n_artists")
     scorable = ok[label].notna()
     if not scorable.any():  # no successful parse with a label: nothing to measure, and we say so
         return {f"{prefix}_{k}": (0 if k == "n" else None) for k in keys}
     report = regression_report(ok.loc[scorable, label].to_numpy(float), ok.loc[scorable, pred].to_numpy(float),
-                               n_bootstrap=n_bootstrap, seed=seed)
+                               n_bootstrap=n_bootstrap, seed=seed, groups=ok.loc[scorable, "artist"])
     return {f"{prefix}_{k}": report[k] for k in keys}

@@ -1,0 +1,103 @@
+"""Resilience paths the other tests do not walk, through the public API (`scrape.remote.Resilience`,
+`status_error`): a non-retryable answer (404/401) on the half-open trial call closes the breaker (the service
+answered) and is raised at once, not retried; a `Retry-After` far above the cap waits the cap, not the advice."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from helpers import FakeTime
+
+from rap_analyzer.errors import ApiError, AuthError, NotFoundError
+from rap_analyzer.resilience import CircuitBreaker, CircuitOpenError, RetryableError, RetryPolicy
+from rap_analyzer.scrape.remote import Resilience, status_error
+
+COOLDOWN_S = 60.0
+
+
+def make(fake: FakeTime, retries: int = 0, failures: int = 2, max_delay_s: float = 30.0) -> Resilience:
+    return Resilience(RetryPolicy(max_retries=retries, max_delay_s=max_delay_s, sleep=fake.sleep,
+                                  rng=random.Random(0)),
+                      CircuitBreaker(failures, COOLDOWN_S, clock=fake.clock))
+
+
+def fail(error: Exception):
+    def fn() -> None:
+        raise error
+    return fn
+
+
+def open_breaker(res: Resilience, fake: FakeTime) -> None:
+    assert res.breaker is not None
+    while res.breaker.state != "open":
+        with pytest.raises(ApiError):
+            res.call(fail(RetryableError("HTTP 503")))
+    fake.sleeps.clear()
+    with pytest.raises(CircuitOpenError):  # fails fast during the cooldown, without calling
+        res.call(fail(AssertionError("must not be called")))
+    fake.now += COOLDOWN_S
+    assert res.breaker.state == "half-open"
+
+
+@pytest.mark.parametrize(("status", "error"), [(404, NotFoundError), (401, AuthError), (403, AuthError)])
+def test_non_retryable_answer_on_the_half_open_trial_closes_the_breaker(status: int, error: type) -> None:
+    fake = FakeTime()
+    res = make(fake, retries=3)
+    open_breaker(res, fake)
+    calls = []
+
+    def trial() -> None:
+        calls.append(1)
+        raise status_error("Genius", "song", status, {}, "GENIUS_ACCESS_TOKEN")  # type: ignore[misc]
+
+    with pytest.raises(error):
+        res.call(trial)
+    assert calls == [1]  # raised at once: a 404/401 is an answer, never retried
+    assert fake.sleeps == []
+    assert res.breaker is not None
+    assert res.breaker.state == "closed"  # the service answered: it is up
+    assert res.breaker.failures == 0
+    assert res.call(lambda: "ok") == "ok"
+
+
+def test_retryable_failure_on_the_half_open_trial_opens_it_again() -> None:
+    fake = FakeTime()
+    res = make(fake, retries=3)
+    open_breaker(res, fake)
+    with pytest.raises(ApiError):
+        res.call(fail(RetryableError("HTTP 503")))
+    assert res.breaker is not None and res.breaker.state == "open"
+    assert fake.sleeps == []  # an open breaker is not waited on: the retry stops at once
+
+
+@pytest.mark.parametrize("advice", ["86400", "31536000"])
+def test_retry_after_far_above_the_cap_waits_the_cap(advice: str) -> None:
+    fake = FakeTime()
+    res = make(fake, retries=2, failures=10, max_delay_s=30.0)
+    answers = iter([status_error("Spotify", "search", 429, {"Retry-After": advice}, "X"),
+                    status_error("Spotify", "search", 503, {"Retry-After": advice}, "X")])
+
+    def fn() -> str:
+        error = next(answers, None)
+        if error is not None:
+            raise error
+        return "ok"
+
+    assert res.call(fn) == "ok"
+    assert fake.sleeps == [30.0, 30.0]
+
+
+def test_retry_after_below_the_cap_is_followed() -> None:
+    fake = FakeTime()
+    res = make(fake, retries=1, failures=10, max_delay_s=30.0)
+    answers = iter([status_error("Genius", "search", 429, {"Retry-After": "7"}, "X")])
+
+    def fn() -> str:
+        error = next(answers, None)
+        if error is not None:
+            raise error
+        return "ok"
+
+    assert res.call(fn) == "ok"
+    assert fake.sleeps == [7.0]
