@@ -20,7 +20,7 @@ from rap_analyzer.errors import LLMAuthError
 from rap_analyzer.models.llm import cache as cache_module
 from rap_analyzer.models.llm.cache import ReplyCache, settings_fingerprint
 from rap_analyzer.models.llm.client import LLMClient
-from rap_analyzer.models.llm.evaluate import run_llm_eval
+from rap_analyzer.models.llm.evaluate import COMPARISONS, run_llm_eval
 from rap_analyzer.models.llm.schema import decoding_schema
 from rap_analyzer.models.llm.store import store_analyses
 from rap_analyzer.resilience import RateLimiter, RetryPolicy
@@ -184,3 +184,13 @@ def test_analyses_stored_and_upserted(db: psycopg.Connection) -> None:
     assert stored["genius:2"]["raw_reply"] == '{"themes": ["street"], "mood": "cold"'
     assert stored["genius:3"]["error"] == "validation: commercial_potential out of range"
     assert "commercial_potential" not in stored["genius:3"]
+
+
+def test_score_prefixes_name_one_block_each() -> None:
+    """A summary key is `<prefix>_<metric>`; were one prefix plus "_" the start of another, two targets' keys
+    could coincide ("popularity_" + "within_artist_spearman") and one number would silently replace the other."""
+    prefixes = [prefix + "_" for _, _, prefix in COMPARISONS]
+    assert len(set(prefixes)) == len(prefixes)
+    for a in prefixes:
+        for b in prefixes:
+            assert a == b or not b.startswith(a), (a, b)

@@ -108,11 +108,15 @@ def test_champion_round_trip(kind: str, songs: pd.DataFrame, embeddings: dict[st
 def test_latest_is_the_newest_and_other_targets_are_refused(songs: pd.DataFrame, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
+    # A constant predictor's Spearman is undefined (None): BentoML refuses None, so the entry is left out.
     first = save_champion(predictor_from_baseline(MeanBaseline("release_year").fit(songs), None, None),
-                          "release_year", {"kind": "mean"})
+                          "release_year", {"kind": "mean", "metrics": {"mae": 2.0, "spearman": None},
+                                           "needs": [None, "x"], "note": None})
     second = save_champion(predictor_from_baseline(MeanBaseline("release_year").fit(songs.iloc[:5]), None, None),
                            "release_year", {"kind": "mean"})
     assert load_champion("release_year").tag == second != first
+    stored = load_champion("release_year", first).metadata
+    assert stored["metrics"] == {"mae": 2.0} and stored["needs"] == ["x"] and "note" not in stored
     assert load_champion("release_year", "latest").tag == second
     assert load_champion("release_year", first.split(":")[1]).tag == first  # a bare version
     assert load_champion("release_year", first).predictor.predict(["x"])[0] == pytest.approx(

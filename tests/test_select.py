@@ -4,6 +4,7 @@ their own section, a tie reported as not established, and the champion in the re
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import mlflow
@@ -67,9 +68,14 @@ def mae(eval_: pd.DataFrame, pred: np.ndarray) -> float:
     return float(np.mean(np.abs(eval_["popularity"].to_numpy() - pred)))
 
 
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 def test_select_picks_the_winner_and_registers_it(dataset: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
+    for name in MLFLOW_URI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     train, eval_ = pd.read_parquet(dataset / "train.parquet"), pd.read_parquet(dataset / "eval.parquet")
     ridge = RidgeTfidf("popularity", 1.0, 100).fit(train)
@@ -90,6 +96,9 @@ def test_select_picks_the_winner_and_registers_it(dataset: Path, tmp_path: Path,
     log_result(other, "another-hash", uri=uri, kind="mean", eval_scope="full")
 
     result = select_stage.run(PARAMS, dataset, None, tmp_path / "reports", uri)
+    # Registering leaves MLflow's settings as they were: a leaked MLFLOW_TRACKING_URI (MLflow's relative default
+    # `sqlite:///mlflow.db`) sent the next target's registration to a database beside the working directory.
+    assert {name: os.environ.get(name) for name in MLFLOW_URI_VARIABLES} == dict.fromkeys(MLFLOW_URI_VARIABLES)
 
     sel = result.selections["popularity"]
     expected_order = sorted(preds, key=lambda m: mae(eval_, preds[m]))

@@ -137,7 +137,7 @@ def embed(
 def index(
     corpus: Annotated[Path, typer.Option(help="the scrape stage's corpus parquet")] = Path("data/raw/corpus.parquet"),
     metrics: Annotated[Path, typer.Option(help="index metrics JSON")] = Path("reports/metrics/index.json"),
-    timings: Annotated[Path, typer.Option(help="this run's timings JSON")] = Path("reports/index_timings.json"),
+    timings: Annotated[Path, typer.Option(help="this run's timings JSON")] = Path("reports/timings/index.json"),
     params_path: ParamsOption = None,
 ) -> None:
     """Embeds every corpus track not yet embedded for the configured model and keeps the HNSW index."""

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from pgvector.psycopg import register_vector
 
-from rap_analyzer.serve.search import HITS_SQL, nearest, similar
+from rap_analyzer.store.search import NEAREST_SQL, nearest, similar
 
 MODEL = "test-model@256"
 N_COMMON, N_RARE = 600, 6  # the rare artist's tracks are 1% of the index
@@ -50,7 +50,7 @@ def test_filtered_search_returns_k_rows_through_the_index(db: psycopg.Connection
     db.execute("SET enable_seqscan = off")
     db.execute("SET enable_sort = off")
     plan = "\n".join(r[0] for r in db.execute(
-        "EXPLAIN " + HITS_SQL, {"q": q, "model": MODEL, "artist": "rare artist", "year_from": None, "year_to": None,
+        "EXPLAIN " + NEAREST_SQL, {"q": q, "model": MODEL, "artist": "rare artist", "year_from": None, "year_to": None,
                             "exclude": None, "k": 5}).fetchall())
     assert "embeddings_hnsw_idx" in plan, plan
 

@@ -359,17 +359,27 @@ def model_name(target: str) -> str:
     return f"rap-analyzer-{target}"
 
 
+def _defined(value: Any) -> Any:
+    """`value` without the None entries of its dicts and lists, recursively."""
+    if isinstance(value, dict):
+        return {k: _defined(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_defined(v) for v in value if v is not None]
+    return value
+
+
 def save_champion(predictor: Predictor, target: str, metadata: dict[str, Any]) -> str:
     """Save `predictor` as a new version of `rap-analyzer-<target>` in the BentoML store; returns its tag.
 
     `metadata` (JSON-like: target, dataset_hash, mlflow_run_id, metrics, kind, created_at, ...) is stored as
-    the model's metadata; its flat string/number entries also become labels. Raises ValueError for an
-    unregistered kind."""
+    the model's metadata; its flat string/number entries also become labels. Undefined entries (None, e.g. the
+    Spearman of a constant prediction) are left out, at any depth: BentoML's metadata refuses None. Raises
+    ValueError for an unregistered kind."""
     import bentoml
 
+    metadata = _defined({**metadata, "target": target})
     labels = {k: str(v) for k, v in metadata.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
-    labels["target"] = target
-    with bentoml.models.create(model_name(target), labels=labels, metadata={**metadata, "target": target},
+    with bentoml.models.create(model_name(target), labels=labels, metadata=metadata,
                                _model_store=_store()) as model:
         save_predictor(predictor, Path(model.path) / "predictor")
     return str(model.tag)

@@ -19,13 +19,14 @@ import numpy as np
 from rap_analyzer.config import Params
 from rap_analyzer.errors import ServiceUnavailableError
 from rap_analyzer.features import extract_features
-from rap_analyzer.serve import search as search_sql
+from rap_analyzer.models.embeddings import model_key
 from rap_analyzer.serve import trends as trends_sql
 from rap_analyzer.serve.access import API_KEY_ENV
 from rap_analyzer.serve.database import Database
 from rap_analyzer.serve.llm import LLMAnalyst
 from rap_analyzer.serve.metrics import series
 from rap_analyzer.serve.predictions import InputError, Predictions, ServedModel, normalise
+from rap_analyzer.store import search as vector_search
 
 
 def _redacted(url: str | None) -> str | None:
@@ -42,7 +43,7 @@ class Analyzer:
                  database: Database, llm: LLMAnalyst) -> None:
         self.params, self.models, self.predictions = params, list(models), predictions
         self.encoder, self.database, self.llm = encoder, database, llm
-        self.embedding_model = search_sql.embedding_model_name(params.embed)
+        self.embedding_model = model_key(params.embed)
         self.started = time.time()
 
     def encode(self, text: str) -> np.ndarray:
@@ -71,7 +72,7 @@ class Analyzer:
         similar = None
         try:
             vector = self.encode(cleaned.text)
-            similar = self._timed_query("analyze", lambda conn: search_sql.nearest(
+            similar = self._timed_query("analyze", lambda conn: vector_search.nearest(
                 conn, vector, self.embedding_model, k, ef_search=self.params.serve.hnsw_ef_search))
         except ServiceUnavailableError as exc:
             unavailable["similar"] = str(exc)
@@ -88,12 +89,12 @@ class Analyzer:
     def search(self, query: str, k: int, artist: str | None = None, year_from: int | None = None,
                year_to: int | None = None) -> list[dict[str, Any]]:
         vector = self.encode(query)
-        return self._timed_query("search", lambda conn: search_sql.nearest(
+        return self._timed_query("search", lambda conn: vector_search.nearest(
             conn, vector, self.embedding_model, k, artist=artist, year_from=year_from, year_to=year_to,
             ef_search=self.params.serve.hnsw_ef_search))
 
     def similar(self, track_id: int, k: int) -> list[dict[str, Any]]:
-        return self._timed_query("similar", lambda conn: search_sql.similar(
+        return self._timed_query("similar", lambda conn: vector_search.similar(
             conn, track_id, self.embedding_model, k, ef_search=self.params.serve.hnsw_ef_search))
 
     def trends(self, metric: str, by: str, artist: str | None) -> dict[str, Any]:

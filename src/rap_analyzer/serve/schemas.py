@@ -93,6 +93,7 @@ class Prediction(BaseModel):
 
 class TrackHit(BaseModel):
     track_id: int
+    source_key: str = Field(description="the track's key in data/raw/corpus.parquet")
     title: str
     artist: str
     year: int | None

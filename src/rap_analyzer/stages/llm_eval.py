@@ -15,7 +15,7 @@ import pandas as pd
 from rap_analyzer.config import LLMParams, Params
 from rap_analyzer.models.llm.backends import open_backend
 from rap_analyzer.models.llm.cache import ReplyCache
-from rap_analyzer.models.llm.evaluate import COMPARISONS, run_llm_eval
+from rap_analyzer.models.llm.evaluate import COMPARISONS, SCORE_PREFIXES, run_llm_eval
 from rap_analyzer.models.llm.prompt import PROMPT_VERSION
 from rap_analyzer.models.llm.store import store_analyses
 from rap_analyzer.models.metrics import regression_report
@@ -119,7 +119,7 @@ def run(params: Params, dataset_dir: Path, reports_dir: Path, out_dir: Path,
     results = as_results(records, rows, model, llm)
     # Speed, reliability and cost; the scores are each run's own metrics.
     operational = {k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)
-                   and not k.startswith(("popularity_", "year_"))}
+                   and not k.startswith(SCORE_PREFIXES)}
     logged_params = {k: v for k, v in llm.model_dump().items() if "key" not in k}
     n_eval = len(pd.read_parquet(dataset_dir / "eval.parquet", columns=["source_key"]))
     scope = "full" if int((rows["split"] == "eval").sum()) == n_eval else "subset"

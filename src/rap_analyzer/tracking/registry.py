@@ -9,12 +9,15 @@ the call and restored afterwards, so nothing depends on the working directory.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.tracking._model_registry import utils as registry_utils
+from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from rap_analyzer.models.predictor import model_name
 from rap_analyzer.tracking.mlflow_log import client_for, tracking_uri
@@ -25,14 +28,28 @@ CODE = Path(__file__).with_name("champion_pyfunc.py")
 
 @contextlib.contextmanager
 def _uris(uri: str) -> Iterator[None]:
-    before_tracking, before_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    """MLflow's fluent API (needed by `pyfunc.log_model`) on `uri` for the block, then everything as it was.
+
+    `mlflow.set_tracking_uri` / `set_registry_uri` also export `MLFLOW_TRACKING_URI` / `MLFLOW_REGISTRY_URI` for
+    subprocesses, so restoring with `set_tracking_uri(get_tracking_uri())` would leave MLflow's relative default
+    (`sqlite:///mlflow.db`) in the environment, where `tracking_uri()` then finds it and the next champion is
+    looked up in a database beside the working directory. The raw settings and the variables are restored instead,
+    unset ones unset (as mlflow's own `_use_tracking_uri` does for the tracking URI)."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    env_before = {name: os.environ.get(name) for name in names}
+    tracking_before, registry_before = tracking_utils._tracking_uri, registry_utils._registry_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(before_tracking)
-        mlflow.set_registry_uri(before_registry)
+        mlflow.set_tracking_uri(tracking_before)  # None unsets the variable too
+        registry_utils._registry_uri = registry_before
+        for name, value in env_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def register_champion(run_id: str, predictor_dir: Path, target: str, tags: dict[str, Any],

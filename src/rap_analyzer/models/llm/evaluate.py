@@ -31,10 +31,13 @@ from rap_analyzer.models.metrics import regression_report
 REQUIRED_COLUMNS = ("source_key", "artist", "lyrics_clean", "popularity", "release_year",
                     "popularity_within_artist")  # artist: for the CIs
 # (prediction column, label column, prefix in the summary). The within-artist target is read from the same
-# commercial_potential: only its order inside each artist counts there (the within-artist Spearman).
+# commercial_potential: only its order inside each artist counts there (the within-artist Spearman). Its prefix is
+# not "popularity_within_artist": "popularity_" + "within_artist_spearman" (a key of the popularity target's
+# block) would then name two numbers.
 COMPARISONS = (("commercial_potential", "popularity", "popularity"),
                ("estimated_release_year", "release_year", "year"),
-               ("commercial_potential", "popularity_within_artist", "popularity_within_artist"))
+               ("commercial_potential", "popularity_within_artist", "within_artist"))
+SCORE_PREFIXES = tuple(f"{prefix}_" for _, _, prefix in COMPARISONS)  # summary keys that are scores, not operations
 
 
 def check_prompt_version(params: LLMParams) -> None:
