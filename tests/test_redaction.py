@@ -43,3 +43,21 @@ def test_db_error_never_prints_the_password(form: str, tmp_path: Path) -> None:
     assert "error:" in output
     secret = PASSWORD.split()[0]
     assert secret not in output and PASSWORD.replace("-", "%2D") not in output, output
+
+
+def test_secrets_from_dotenv_are_masked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`.env` values reach `Secrets` without being exported to the environment: masking must read them there."""
+    from pydantic import SecretStr
+
+    from rap_analyzer import cli
+    from rap_analyzer.config import Secrets
+
+    for name in (*cli.SECRET_VARIABLES, "PGPASSWORD", "DATABASE_URL", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    configured = Secrets.model_construct(
+        database_url="host=127.0.0.1 user=alice password=DotEnvPw1 dbname=db", redis_url=None,
+        genius_access_token=SecretStr("DotEnvToken2"), spotify_client_id=None, spotify_client_secret=None,
+        openai_api_key=None, novita_api_key=None)
+    monkeypatch.setattr(cli, "get_secrets", lambda: configured)
+    masked = cli._redact("failed with password=DotEnvPw1 and token DotEnvToken2")
+    assert "DotEnvPw1" not in masked and "DotEnvToken2" not in masked and masked.count("***") == 2

@@ -19,6 +19,7 @@ from rap_analyzer.models.predictor import load_champion, predictor_from_baseline
 from rap_analyzer.models.result import ModelResult
 from rap_analyzer.stages import select as select_stage
 from rap_analyzer.tracking.mlflow_log import log_result
+from rap_analyzer.tracking.selection import Candidate, paired, select_target, verdict
 
 HASH = "hash-select-test"
 WORDS = ["river", "stone", "cloud", "flame", "glass", "steel", "smoke", "light"]
@@ -182,3 +183,42 @@ def test_error_by_decade_by_hand() -> None:
     table = decade_errors(TargetSelection("popularity", [c], [], c, {}, [], {}))
     # 1990s: |1-2| and |2-5| -> 2.0; 2000s: |3-3.5| -> 0.5; the unknown-year track failed: not scored
     assert table["m"].to_dict() == {"1990s": 2.0, "2000s": 0.5}
+
+
+def _candidate(model: str, y_true: np.ndarray, y_pred: np.ndarray, artists: np.ndarray) -> Candidate:
+    frame = pd.DataFrame({"source_key": [f"k{i}" for i in range(len(y_true))], "artist": artists,
+                          "y_true": y_true, "y_pred": y_pred})
+    return Candidate(run_id=model, model=model, kind="ridge_tfidf", declared_scope="full", run_metrics={},
+                     servable=True, frame=frame, scope="full")
+
+
+def test_a_model_failing_on_hard_tracks_is_never_champion() -> None:
+    """Its MAE covers only the tracks it predicted, so failing on the hard ones would make it look best."""
+    rng = np.random.default_rng(0)
+    y_true = rng.normal(5, 2, 200)
+    artists = np.repeat([f"a{i}" for i in range(20)], 10)
+    steady = y_true + rng.normal(0, 1.5, 200)
+    errors = np.abs(y_true - steady)
+    dodger = np.where(errors > np.quantile(errors, 0.5), np.nan, y_true + rng.normal(0, 0.3, 200))
+    complete, failing = _candidate("steady", y_true, steady, artists), _candidate("dodger", y_true, dodger, artists)
+    sel = select_target([failing, complete], "popularity", 200, 0, 0.05, ["ridge_tfidf"])
+    assert failing.metrics["mae"] < complete.metrics["mae"]  # on what it did predict it looks better ...
+    assert sel.champion is complete and [c.model for c in sel.ranking] == ["steady", "dodger"]  # ... but is not
+    assert any("dodger failed on 100 eval tracks" in note for note in sel.notes)
+    # Paired on the tracks both predicted, the failing model "wins" there: never an established win.
+    diff = paired(failing.frame, complete.frame, 200, 0)
+    assert diff["diff"] < 0 and diff["n_failed_a"] == 100 and diff["n_failed_b"] == 0
+    assert "not established" in verdict("dodger", "steady", diff)
+
+
+def test_a_skipped_newest_run_does_not_bring_back_an_older_one(dataset: Path, tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    eval_ = pd.read_parquet(dataset / "eval.parquet")
+    mean = MeanBaseline("popularity").fit(pd.read_parquet(dataset / "train.parquet"))
+    log("mean", "mean", eval_, mean.predict(eval_), uri, tmp_path, mean)
+    log("gone", "mean", eval_, eval_["popularity"].to_numpy() + 0.1, uri, tmp_path, mean)
+    # The next run of "gone" could not run (e.g. its input went missing): it is skipped, newest.
+    log_result(ModelResult("gone", "popularity", "skipped", reason="no embeddings"), HASH, uri=uri, kind="mean",
+               eval_scope="full")
+    result = select_stage.run(PARAMS, dataset, None, tmp_path / "reports", uri, save=False)
+    assert [c.model for c in result.selections["popularity"].ranking] == ["mean"]

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import typer
+from pydantic import SecretStr
 
 from rap_analyzer.config import get_secrets, load_params
 from rap_analyzer.errors import RapAnalyzerError
@@ -39,8 +40,15 @@ _state = {"verbose": False}
 def _redact(message: str) -> str:
     """`message` with every configured secret and every service-URL password replaced by `***`."""
     secrets = [os.environ.get(name, "") for name in (*SECRET_VARIABLES, "PGPASSWORD")]
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        value = os.environ.get(name, "")
+    urls = [os.environ.get(name, "") for name in ("DATABASE_URL", "REDIS_URL")]
+    with contextlib.suppress(Exception):  # the same values from `.env`, which is not exported to the environment
+        configured = get_secrets()       # (a malformed .env is the error being reported: nothing more to add)
+        for name, value in configured:
+            if isinstance(value, SecretStr):
+                secrets.append(value.get_secret_value())
+            elif name in ("database_url", "redis_url") and value:
+                urls.append(value)
+    for value in urls:
         with contextlib.suppress(ValueError):  # a malformed URL has no password to hide
             secrets.append(urlsplit(value).password or "")
         with contextlib.suppress(psycopg.Error):  # libpq's key=value form and `?password=` in a URL

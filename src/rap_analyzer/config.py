@@ -113,7 +113,7 @@ class IndexParams(Section):
 
     m: int = Field(ge=2, le=100)  # graph degree
     ef_construction: int = Field(ge=4, le=1000)  # candidate list while building; pgvector needs >= 2 * m
-    ef_search: int = Field(ge=1, le=1000)  # candidate list per query
+    ef_search: int = Field(ge=1, le=1000)  # candidate list per query: the service's /search, /similar, /analyze
     batch_size: int = Field(ge=1)  # tracks embedded and written per transaction (the resume granularity)
 
     @model_validator(mode="after")
@@ -199,7 +199,6 @@ class ServeParams(Section):
     max_k: int = Field(ge=1, le=1000)
     default_k: int = Field(ge=1, le=1000)
     max_query_chars: int = Field(ge=1, le=100_000)
-    hnsw_ef_search: int = Field(ge=1, le=1000)  # pgvector's hnsw.ef_search for /search and /similar
     cache_ttl_s: int = Field(ge=1, le=31_536_000)
     rate_limit_requests: int = Field(ge=1)  # per client address, moving window
     rate_limit_window_s: int = Field(ge=1, le=86_400)

@@ -73,7 +73,7 @@ class Analyzer:
         try:
             vector = self.encode(cleaned.text)
             similar = self._timed_query("analyze", lambda conn: vector_search.nearest(
-                conn, vector, self.embedding_model, k, ef_search=self.params.serve.hnsw_ef_search))
+                conn, vector, self.embedding_model, k, ef_search=self.params.index.ef_search))
         except ServiceUnavailableError as exc:
             unavailable["similar"] = str(exc)
         analysis = None
@@ -91,11 +91,11 @@ class Analyzer:
         vector = self.encode(query)
         return self._timed_query("search", lambda conn: vector_search.nearest(
             conn, vector, self.embedding_model, k, artist=artist, year_from=year_from, year_to=year_to,
-            ef_search=self.params.serve.hnsw_ef_search))
+            ef_search=self.params.index.ef_search))
 
     def similar(self, track_id: int, k: int) -> list[dict[str, Any]]:
         return self._timed_query("similar", lambda conn: vector_search.similar(
-            conn, track_id, self.embedding_model, k, ef_search=self.params.serve.hnsw_ef_search))
+            conn, track_id, self.embedding_model, k, ef_search=self.params.index.ef_search))
 
     def trends(self, metric: str, by: str, artist: str | None) -> dict[str, Any]:
         with self.database.connection() as conn:

@@ -27,7 +27,13 @@ class Database:
         """A pooled connection (committed at the end of the block). Raises ServiceUnavailableError when none
         comes within `timeout_s` or the server goes away during the block."""
         try:
-            with services.connection_pool(self.params).connection(timeout=self.timeout_s) as conn:
+            # Getting the pool may start the embedded server, which fails in its own ways (OSError, the
+            # library's errors): any failure before a connection exists means the database is unavailable.
+            pool = services.connection_pool(self.params)
+        except Exception as exc:
+            raise ServiceUnavailableError(f"{UNAVAILABLE} ({type(exc).__name__})") from exc
+        try:
+            with pool.connection(timeout=self.timeout_s) as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout, ServiceUnavailableError) as exc:
             raise ServiceUnavailableError(f"{UNAVAILABLE} ({type(exc).__name__})") from exc

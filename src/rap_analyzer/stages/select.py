@@ -74,7 +74,9 @@ def load_and_time(client: Any, candidate: Candidate, eval_: pd.DataFrame, tmp: P
     logged = candidate.frame.dropna(subset=["y_pred"])
     again = predictor.predict(lyrics.loc[logged["source_key"]].astype(str).tolist())
     done = time.perf_counter()
-    deviation = float(np.nanmax(np.abs(again - logged["y_pred"].to_numpy(float)))) if len(logged) else 0.0
+    # A track the reloaded model now fails on (NaN) is infinitely far from its logged value, never skipped.
+    gaps = np.abs(np.asarray(again, float) - logged["y_pred"].to_numpy(float))
+    deviation = float(np.max(np.where(np.isfinite(gaps), gaps, np.inf))) if len(logged) else 0.0
     return Loaded(predictor, folder, {"load_seconds": loaded - start,
                                       "seconds_per_prediction": (done - loaded) / max(len(logged), 1),
                                       "reproduced_max_abs_diff": deviation})

@@ -61,10 +61,12 @@ def find_runs(client: MlflowClient, dataset_hash: str, target: str) -> tuple[lis
         if any(not tags.get(t) for t in REQUIRED_TAGS):
             untagged += 1
             continue
-        if tags.get("status", "ok") != "ok" or run.info.status != "FINISHED":
-            continue
         latest.setdefault(tags["model"], run)
-    return list(latest.values()), untagged
+    # The newest run of a model speaks for it: when that one was skipped or failed, an older "ok" run of a
+    # configuration that no longer produces it must not stand in.
+    usable = [run for run in latest.values()
+              if run.data.tags.get("status", "ok") == "ok" and run.info.status == "FINISHED"]
+    return usable, untagged
 
 
 def _predictions(client: MlflowClient, run: Run) -> tuple[pd.DataFrame | None, bool]:
@@ -139,8 +141,12 @@ def score(frame: pd.DataFrame, n_bootstrap: int, seed: int, collapse_ratio: floa
 def paired(frame_a: pd.DataFrame, frame_b: pd.DataFrame, n_bootstrap: int, seed: int) -> dict[str, Any]:
     """MAE(a) − MAE(b) on the tracks both scored, paired artist-cluster bootstrap (negative: a is better)."""
     both = frame_a.merge(frame_b[["source_key", "y_pred"]], on="source_key", suffixes=("_a", "_b"))
-    return paired_mae_difference(both["y_true"], both["y_pred_a"], both["y_pred_b"], both["artist"],
+    diff = paired_mae_difference(both["y_true"], both["y_pred_a"], both["y_pred_b"], both["artist"],
                                  n_bootstrap, seed)
+    labelled = both["y_true"].notna()
+    diff["n_failed_a"] = int((labelled & ~np.isfinite(both["y_pred_a"].to_numpy(float))).sum())
+    diff["n_failed_b"] = int((labelled & ~np.isfinite(both["y_pred_b"].to_numpy(float))).sum())
+    return diff
 
 
 def verdict(a: str, b: str, diff: dict[str, Any]) -> str:
@@ -149,6 +155,10 @@ def verdict(a: str, b: str, diff: dict[str, Any]) -> str:
     interval = f"MAE difference {d:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}, {diff['n_artists']} artists)"
     if not np.isfinite(lo):
         return f"{a} vs {b}: {interval}; too few artists for an interval, so the win is not established."
+    winner, winner_failed = (a, diff.get("n_failed_a", 0)) if d < 0 else (b, diff.get("n_failed_b", 0))
+    if winner_failed:  # the tracks it failed on are left out of its MAE: it may only look better
+        return (f"{a} vs {b}: {interval} on the tracks both predicted; {winner} failed on {winner_failed} others, "
+                "left out, so its win is not established.")
     if not diff["established"]:
         return f"{a} vs {b}: {interval}; the interval holds zero, so the win over {b} is not established."
     better, worse = (a, b) if d < 0 else (b, a)
@@ -175,12 +185,19 @@ def select_target(candidates: list[Candidate], target: str, n_bootstrap: int, se
     for c in candidates:
         c.metrics = score(c.frame, n_bootstrap, seed, collapse_ratio)
     full = [c for c in candidates if c.scope == "full"]
-    full.sort(key=lambda c: (np.nan_to_num(c.metrics["mae"], nan=np.inf), c.model))
+    # Its MAE leaves out the tracks a model failed on, so a model failing on the hard tracks would look best:
+    # models that failed anywhere rank after the complete ones and are never champion.
+    full.sort(key=lambda c: (c.metrics["n_failed"] > 0, np.nan_to_num(c.metrics["mae"], nan=np.inf), c.model))
+    for c in full:
+        if c.metrics["n_failed"] > 0:
+            notes.append(f"{c.model} failed on {c.metrics['n_failed']} eval tracks: its MAE covers the others "
+                         "only, so it is ranked after every model that predicted them all and cannot be champion.")
     for c in candidates:
         if c.scope != c.declared_scope:
             notes.append(f"{c.model} was logged with eval_scope={c.declared_scope} but its predictions cover "
                          f"{'every' if c.scope == 'full' else 'only some'} labelled eval tracks: treated as {c.scope}.")
-    champion = next((c for c in full if c.servable and c.kind in servable_kinds), None)
+    champion = next((c for c in full if c.servable and c.kind in servable_kinds and c.metrics["n_failed"] == 0),
+                    None)
     if full and champion is not full[0]:
         notes.append(f"{full[0].model} has the lowest eval MAE but no saved model of a servable kind; the "
                      f"champion is the best servable model{'' if champion is None else f', {champion.model}'}.")
@@ -227,7 +244,7 @@ def _subset_section(sub: Candidate, full: list[Candidate], n_bootstrap: int, see
         on_subset = c.frame[c.frame["source_key"].isin(keys)]
         metrics = score(on_subset, n_bootstrap, seed, collapse_ratio)
         rows.append({"model": c.model, "kind": c.kind, "run_id": c.run_id, **metrics})
-        if best is None or metrics["mae"] < best[0]:
+        if np.isfinite(metrics["mae"]) and (best is None or metrics["mae"] < best[0]):
             best = (metrics["mae"], c)
     rows.sort(key=lambda r: np.nan_to_num(r["mae"], nan=np.inf))
     section: dict[str, Any] = {"model": sub.model, "n_tracks": len(sub.frame),
