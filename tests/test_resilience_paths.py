@@ -28,6 +28,18 @@ def fail(error: Exception):
     return fn
 
 
+def errors_then_ok(*errors: Exception):
+    """A call that raises `errors` one per attempt, then answers "ok"."""
+    pending = iter(errors)
+
+    def fn() -> str:
+        error = next(pending, None)
+        if error is not None:
+            raise error
+        return "ok"
+    return fn
+
+
 def open_breaker(res: Resilience, fake: FakeTime) -> None:
     assert res.breaker is not None
     while res.breaker.state != "open":
@@ -75,15 +87,8 @@ def test_retryable_failure_on_the_half_open_trial_opens_it_again() -> None:
 def test_retry_after_far_above_the_cap_waits_the_cap(advice: str) -> None:
     fake = FakeTime()
     res = make(fake, retries=2, failures=10, max_delay_s=30.0)
-    answers = iter([status_error("Spotify", "search", 429, {"Retry-After": advice}, "X"),
-                    status_error("Spotify", "search", 503, {"Retry-After": advice}, "X")])
-
-    def fn() -> str:
-        error = next(answers, None)
-        if error is not None:
-            raise error
-        return "ok"
-
+    fn = errors_then_ok(status_error("Spotify", "search", 429, {"Retry-After": advice}, "X"),
+                        status_error("Spotify", "search", 503, {"Retry-After": advice}, "X"))
     assert res.call(fn) == "ok"
     assert fake.sleeps == [30.0, 30.0]
 
@@ -91,13 +96,5 @@ def test_retry_after_far_above_the_cap_waits_the_cap(advice: str) -> None:
 def test_retry_after_below_the_cap_is_followed() -> None:
     fake = FakeTime()
     res = make(fake, retries=1, failures=10, max_delay_s=30.0)
-    answers = iter([status_error("Genius", "search", 429, {"Retry-After": "7"}, "X")])
-
-    def fn() -> str:
-        error = next(answers, None)
-        if error is not None:
-            raise error
-        return "ok"
-
-    assert res.call(fn) == "ok"
+    assert res.call(errors_then_ok(status_error("Genius", "search", 429, {"Retry-After": "7"}, "X"))) == "ok"
     assert fake.sleeps == [7.0]
