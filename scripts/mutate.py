@@ -5,8 +5,9 @@ Usage: `python scripts/mutate.py [MODULE ...] [--max-children N]`, MODULE as in 
 `scrape/cleaning.py`); none: all of them. Each module runs in its own work folder under
 `$RAP_ANALYZER_MUTATE_DIR` (default: `<tmp>/rap-analyzer-mutate/<module>`), holding links to `src/`, `tests/`
 and `params.yaml` and a `setup.cfg` that tells mutmut which file to mutate and which tests to run, so that runs
-never touch the checkout and one module's mutants are never judged by another module's tests. The shared corpus
-is reached through `RAP_ANALYZER_SHARED_DIR` (set here to the checkout's `paths.shared_dir`).
+never touch the checkout and one module's mutants are never judged by another module's tests; pytest's temporary
+folders go there too, and each run starts afresh (mutmut would otherwise keep old verdicts after the tests change).
+The shared corpus is reached through `RAP_ANALYZER_SHARED_DIR` (set here to the checkout's `paths.shared_dir`).
 
 Score = killed / (killed + survived + timeout + suspicious): mutants that no selected test reaches ("no tests")
 count as survivors too, since a bug there goes unnoticed. Survivors are listed (`mutmut show NAME` in the work
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,19 +34,22 @@ MODULES: dict[str, list[str]] = {
     "scrape/cleaning.py": ["tests/test_cleaning.py", "tests/test_boundaries.py"],
     "scrape/lyrics_page.py": ["tests/test_lyrics_page.py"],
     "resilience.py": ["tests/test_resilience.py", "tests/test_resilience_paths.py"],
-    "scrape/spotify.py": ["tests/test_spotify.py", "tests/test_boundaries.py"],
+    "scrape/spotify.py": ["tests/test_spotify.py", "tests/test_boundaries.py", "tests/test_spotify_strength.py"],
     "scrape/pipeline.py": ["tests/test_scrape_pipeline.py", "tests/test_cache_keys.py"],
-    "dataset/labels.py": ["tests/test_dataset.py"],
+    "dataset/labels.py": ["tests/test_dataset.py", "tests/test_within_artist.py", "tests/test_labels_strength.py"],
     "dataset/split.py": ["tests/test_dataset.py"],
-    "dataset/filters.py": ["tests/test_dataset.py", "tests/test_boundaries.py"],
-    "features/rhyme.py": ["tests/test_features.py"],
+    "dataset/filters.py": ["tests/test_dataset.py", "tests/test_boundaries.py", "tests/test_filters_strength.py"],
+    "features/rhyme.py": ["tests/test_features.py", "tests/test_features_strength.py"],
     "features/lexical.py": ["tests/test_features.py"],
-    "models/metrics.py": ["tests/test_metrics.py", "tests/test_oracles.py"],
-    "models/baselines.py": ["tests/test_baselines.py", "tests/test_oracles.py"],
-    "models/llm/schema.py": ["tests/test_llm_parse.py"],
+    "models/metrics.py": ["tests/test_metrics.py", "tests/test_oracles.py", "tests/test_cluster_bootstrap.py",
+                          "tests/test_within_artist.py", "tests/test_metrics_strength.py"],
+    "models/baselines.py": ["tests/test_baselines.py", "tests/test_oracles.py", "tests/test_ridge_reproducible.py",
+                            "tests/test_baselines_strength.py"],
+    "models/llm/schema.py": ["tests/test_llm_parse.py", "tests/test_llm_parse_strength.py", "tests/test_llm_client.py"],
     "models/llm/cache.py": ["tests/test_cache_keys.py", "tests/test_llm_stage.py"],
-    "tracking/mlflow_log.py": ["tests/test_tracking.py", "tests/test_oracles.py"],
-    "store/records.py": ["tests/test_store.py"],
+    "tracking/mlflow_log.py": ["tests/test_tracking.py", "tests/test_oracles.py", "tests/test_tracking_strength.py"],
+    # Not tests/test_store.py: it starts an embedded PostgreSQL that mutmut's forked runs exit without stopping.
+    "store/records.py": ["tests/test_records_strength.py", "tests/test_dataset.py"],
 }
 KILLED, SURVIVED = {"killed"}, {"survived", "no tests", "timeout", "suspicious"}
 
@@ -101,7 +106,14 @@ def main() -> int:
     rows = []
     for module in args.modules or list(MODULES):
         work = _workdir(root, module)
+        # pytest's temporary folders under the work folder: never another run's /tmp/pytest-of-<user> (pytest
+        # deletes the older ones it finds there).
+        env["PYTEST_DEBUG_TEMPROOT"] = str(work / "tmp")
+        (work / "tmp").mkdir(exist_ok=True)
         print(f"== {module} ({', '.join(MODULES[module])}) in {work}", flush=True)
+        # mutmut 3 keeps the verdicts of functions whose source did not change, even when the tests did: start
+        # afresh so that the score is that of the tests as they are now.
+        shutil.rmtree(work / "mutants", ignore_errors=True)
         with (work / "mutmut.log").open("w") as log:  # mutmut's progress spinner: kept out of the summary
             subprocess.run([str(mutmut), "run", "--max-children", str(args.max_children)], cwd=work, env=env,
                            stdout=log, stderr=subprocess.STDOUT, check=False)

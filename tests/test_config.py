@@ -179,7 +179,11 @@ def test_load_params_default_path_follows_the_root(tmp_path: Path, monkeypatch: 
 def test_malformed_service_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str) -> None:
     monkeypatch.setenv("RAP_ANALYZER_ROOT", str(tmp_path))  # no .env
     monkeypatch.setenv(variable, value)
-    for load in (load_secrets, lambda: service_url(variable.lower())):  # type: ignore[arg-type]
+    from rap_analyzer.store import services
+
+    # the servers' own lookups (stages, CLI, service) go through the same check
+    url_of = {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url}[variable]
+    for load in (load_secrets, lambda: service_url(variable.lower()), url_of):  # type: ignore[arg-type]
         with pytest.raises(ConfigError) as info:
             load()
         message = str(info.value)

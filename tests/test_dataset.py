@@ -127,6 +127,16 @@ def test_build_dataset_end_to_end(tmp_path) -> None:
     other = build_dataset(raw, params_with({"prepare": {**params.model_dump(), "seed": 2}}).prepare, max_year=2025)
     assert other.dataset_hash != result.dataset_hash
     assert other.info["source_key_sha256"] == info["source_key_sha256"]
+    # The hash covers the text and every numeric value, not only ids and labels: one changed lyric (content_hash)
+    # or one changed feature/pageview value of one row gives another dataset version.
+    edited_text = raw.copy()
+    edited_text.loc[0, "content_hash"] = "another-text"
+    assert build_dataset(edited_text, params, max_year=2025).dataset_hash != result.dataset_hash
+    feature = raw.copy()
+    feature["rhyme_density"] = 0.25
+    base = build_dataset(feature, params, max_year=2025).dataset_hash
+    feature.loc[feature["source_key"] == result.train["source_key"].iloc[0], "rhyme_density"] = 0.5
+    assert build_dataset(feature, params, max_year=2025).dataset_hash != base
 
     paths = write_dataset(result, tmp_path)
     back = pd.read_parquet(paths["train"])

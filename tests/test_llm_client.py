@@ -16,7 +16,7 @@ from rap_analyzer.config import Secrets
 from rap_analyzer.errors import LLMAuthError, LLMFatalError, UserError
 from rap_analyzer.models.llm.client import LLMClient, resolve_endpoint
 from rap_analyzer.models.llm.records import analyze
-from rap_analyzer.models.llm.schema import LANGUAGE_PATTERN, Analysis, decoding_schema
+from rap_analyzer.models.llm.schema import LANGUAGE_PATTERN, TEXT_PATTERN, Analysis, decoding_schema
 from rap_analyzer.resilience import RateLimiter, RetryPolicy
 
 LYRICS = "Started from the corner, now the whole block knows\nEvery verse I write is how the story goes"
@@ -175,3 +175,37 @@ def test_schema_holds_the_language_to_an_iso_code_and_llama_cpp_can_follow_it() 
     rules = dict(line.split(" ::= ", 1) for line in
                  grammar.json_schema_to_gbnf(json.dumps(decoding_schema())).splitlines() if " ::= " in line)
     assert rules["language"] == '"\\"" language-1 language-1 "\\"" space' and rules["language-1"] == "[a-z]"
+
+
+def test_local_server_client_neither_retries_nor_times_out() -> None:
+    # The project's llama.cpp server keeps decoding a request its client gave up on; a retry would queue behind it.
+    llm = params_with({"llm_eval": {"backend": "local", "max_retries": 4, "timeout_s": 0.2}}).llm_eval
+    slow = completion(json.dumps(VALID))
+    slow.delay_s = 0.6  # three times the configured timeout
+    with ReplayServer({CHAT: [error(500), slow]}) as server:
+        client = LLMClient.for_local_server(llm, f"{server.url}/v1", "SmolLM2")
+        failed = analyze(client, LYRICS, 1500)
+        assert len(server.requests_to(CHAT)) == 1  # no retry
+        answered = analyze(client, LYRICS, 1500)
+        sent = bodies(server)
+    assert failed.failure == "server_error" and failed.attempts == 1
+    assert answered.ok and answered.latency_s is not None and answered.latency_s >= 0.6
+    assert client.kind == "local" and client.model == "SmolLM2"
+    assert sent[1]["response_format"] == {"type": "json_object", "schema": decoding_schema()}
+
+
+def test_schema_text_fields_exclude_control_characters_at_the_length_bounds() -> None:
+    text_fields = ["mood", "rhyme_scheme", "flow"]
+    properties = decoding_schema()["properties"]
+    for name in text_fields:
+        assert properties[name]["pattern"] == TEXT_PATTERN
+    assert properties["themes"]["items"]["pattern"] == TEXT_PATTERN
+    for ok in ("a", "x" * 60, "laid back, with a 'drawl'"):
+        assert re.search(TEXT_PATTERN, ok)
+    for bad in ("", "x" * 61, "two\nlines", "tab\there", 'a "quote"', "back\\slash"):
+        assert not re.search(TEXT_PATTERN, bad)
+    # the grammar llama.cpp decodes with must say the same: no raw newline can enter a string (invalid JSON)
+    from llama_cpp import llama_grammar as grammar
+    rules = dict(line.split(" ::= ", 1) for line in
+                 grammar.json_schema_to_gbnf(json.dumps(decoding_schema())).splitlines() if " ::= " in line)
+    assert rules["mood-1"] == '[^"\\\\\\x00-\\x1f]'

@@ -88,6 +88,14 @@ def test_transformers_backend_on_the_gguf(shared_dir: Path) -> None:
     assert record.tokens_in == expected_in and 0 < record.tokens_out <= 8
     assert record.attempts == 1 and record.json_mode is False and record.latency_s > 0
     assert record.finish_reason in {"stop", "length"}
+    # Free text (generation): the request's own token budget, not llm_eval.max_tokens; a seeded sample repeats.
+    from rap_analyzer.models.llm.base import Sampling
+
+    messages = [{"role": "user", "content": "Write one line about the city."}]
+    short = backend.complete(messages, Sampling(temperature=0.0, max_tokens=3))
+    assert 0 < short.tokens_out <= 3 and short.json_mode is False
+    first, again = (backend.complete(messages, Sampling(temperature=1.0, max_tokens=12, seed=5)) for _ in range(2))
+    assert first.text == again.text and 0 < first.tokens_out <= 12
 
 
 def test_one_request_at_a_time_reproduces_the_replies(shared_dir: Path) -> None:

@@ -88,3 +88,28 @@ def test_placeholder_reason_in_embedded_state_is_the_reason(where: str) -> None:
     result = parse_lyrics_page(page_with_state(state))
     assert result.lines is None
     assert result.reason == "no lyrics: Genius shows a placeholder (unreleased)"
+
+
+def containers_page(*containers: str) -> str:
+    body = "".join(f'<div data-lyrics-container="true">{c}</div>' for c in containers)
+    return f"<html><body>{body}</body></html>"
+
+
+def test_windows_line_ends_and_no_break_spaces_are_plain_text() -> None:
+    # A container whose text has CRLF line ends and a no-break space (&nbsp;) inside a line: by the definition of
+    # the lines (one per line end, spaces as typed) the CRs vanish and the no-break space is an ordinary space.
+    result = parse_lyrics_page(containers_page("Line\r\none&nbsp;here\r\n\r\n\r\nLine two"))
+    assert result.lines == ["Line", "one here", "", "Line two"]
+
+
+def test_trailing_blank_lines_are_dropped_whatever_the_line_count() -> None:
+    assert parse_lyrics_page(containers_page("Only line<br><br><br>")).lines == ["Only line"]
+    assert parse_lyrics_page(containers_page("One<br>Two<br>Three<br><br>")).lines == ["One", "Two", "Three"]
+
+
+def test_embedded_state_that_is_not_an_object_counts_as_no_state() -> None:
+    # A JSON array where the page state should be: no lyrics section, not a crash.
+    html = "<html><script>window.__PRELOADED_STATE__ = JSON.parse('[1, 2]');</script></html>"
+    result = parse_lyrics_page(html)
+    assert result.lines is None
+    assert result.reason == "no lyrics: no lyrics section on the page (not a song page, or the layout changed)"

@@ -67,3 +67,28 @@ def test_constant_prediction_has_undefined_spearman(pairs) -> None:
 def test_shape_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="one value per row"):
         regression_report([1.0, 2.0], [1.0], n_bootstrap=10, seed=0, groups=["a", "b"])
+
+
+def test_cluster_bootstrap_groups_artists_like_the_split() -> None:
+    from rap_analyzer.models.metrics import cluster_bootstrap_mae_ci
+
+    # "JAY-Z", "Jay-Z " and "jay-z" are one artist for the artist-disjoint split, so one cluster: with a single
+    # cluster there is no between-artist spread to resample and the CI is undefined (NaN), by definition.
+    y, p = [1.0, 2.0, 4.0], [0.0, 0.0, 0.0]
+    low, high = cluster_bootstrap_mae_ci(y, p, ["JAY-Z", "Jay-Z ", "jay-z"], n_bootstrap=200, seed=0)
+    assert np.isnan(low) and np.isnan(high)
+    # Two real artists: each draw's row-weighted mean lies between the artists' own MAEs (1.5 and 4.0).
+    low, high = cluster_bootstrap_mae_ci(y, p, ["JAY-Z", "Jay-Z", "Nas"], n_bootstrap=200, seed=0)
+    assert 1.5 - 1e-9 <= low <= high <= 4.0 + 1e-9
+
+
+def test_collapse_flag_at_the_bound() -> None:
+    from rap_analyzer.models.metrics import is_collapsed, prediction_spread_ratio
+
+    y = np.array([0.0, 2.0, 4.0, 6.0])              # population std sqrt(5)
+    p = np.array([1.0, 1.2, np.nan, 1.6])           # the NaN row is left out of both spreads
+    expected = np.std([1.0, 1.2, 1.6]) / np.std([0.0, 2.0, 6.0])
+    assert prediction_spread_ratio(y, p) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(prediction_spread_ratio([3.0, 3.0], [1.0, 2.0]))  # constant labels: undefined
+    assert is_collapsed(0.1, 0.1) and is_collapsed(0.0999, 0.1) and not is_collapsed(0.1001, 0.1)
+    assert is_collapsed(float("nan"), 0.1)

@@ -141,3 +141,70 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
     assert parse_retry_after("soon") is None
+
+
+def test_retry_after_zero_and_negative_mean_no_wait() -> None:
+    # RFC 9110: a delay in seconds; 0 means "now". A negative one is nonsense and must not add a wait either.
+    assert parse_retry_after("0") == 0.0
+    assert parse_retry_after("0.25") == 0.25
+    assert parse_retry_after("-5") == 0.0
+
+
+def test_rate_limiter_accepts_any_positive_rate_at_the_bound() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        RateLimiter(per_minute=-1)
+    assert RateLimiter(per_minute=1).interval == 60.0  # one call a minute is a valid budget
+    assert RateLimiter(per_minute=0.5).interval == 120.0
+
+
+def test_rate_limiter_waits_only_the_rest_of_the_interval() -> None:
+    """Time spent between calls counts towards the interval: by the definition of even spacing, a call 59 s
+    after the last one at one call per minute waits 1 s, and one that comes 1 ms short of its slot waits 1 ms."""
+    clock = FakeTime()
+    limiter = RateLimiter(per_minute=1, clock=clock.clock, sleep=clock.sleep)
+    limiter.acquire()
+    clock.now += 59.0
+    limiter.acquire()
+    assert clock.sleeps == pytest.approx([1.0])
+    clock.sleeps.clear()
+    clock.now += 59.999
+    limiter.acquire()
+    assert clock.sleeps == pytest.approx([0.001])
+
+
+def test_backoff_is_equal_jitter_over_the_whole_upper_half() -> None:
+    """Equal jitter (AWS Architecture Blog, 2015): half the backoff plus a uniform draw over the other half. Over
+    many draws the delays fill [b/2, b]: near both ends, mean 3/4 b."""
+    policy = RetryPolicy(base_delay_s=1.0, max_delay_s=100.0, rng=random.Random(0))
+    for attempt, backoff in [(0, 1.0), (3, 8.0), (8, 100.0)]:  # 2**8 = 256 > the 100 s cap
+        delays = [policy.delay(attempt, None) for _ in range(2000)]
+        assert backoff / 2 <= min(delays) < 0.51 * backoff
+        assert 0.99 * backoff < max(delays) <= backoff
+        assert sum(delays) / len(delays) == pytest.approx(0.75 * backoff, rel=0.02)
+
+
+def test_waits_between_attempts_grow_from_the_base_delay() -> None:
+    clock = FakeTime()
+    fn, _ = failing(4)
+    assert RetryPolicy(max_retries=4, base_delay_s=1.0, max_delay_s=100.0, sleep=clock.sleep,
+                       rng=random.Random(0)).call(fn) == "ok"
+    assert len(clock.sleeps) == 4
+    for attempt, slept in enumerate(clock.sleeps):  # retry k (0-based) waits within [2**k / 2, 2**k]
+        assert 2**attempt / 2 <= slept <= 2**attempt
+
+
+def test_on_retry_gets_each_attempt_number_and_its_error() -> None:
+    clock = FakeTime()
+    errors = [RetryableError("HTTP 503"), RetryableError("HTTP 429", retry_after=1.0)]
+    pending = iter(errors)
+
+    def fn() -> str:
+        error = next(pending, None)
+        if error is not None:
+            raise error
+        return "ok"
+
+    seen: list[tuple[int, Exception]] = []
+    assert RetryPolicy(max_retries=3, sleep=clock.sleep).call(fn, on_retry=lambda a, e: seen.append((a, e))) == "ok"
+    assert seen == [(0, errors[0]), (1, errors[1])]
+    assert str(errors[0]) == "HTTP 503"  # the message users read in the log and in ApiError

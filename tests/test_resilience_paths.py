@@ -98,3 +98,20 @@ def test_retry_after_below_the_cap_is_followed() -> None:
     res = make(fake, retries=1, failures=10, max_delay_s=30.0)
     assert res.call(errors_then_ok(status_error("Genius", "search", 429, {"Retry-After": "7"}, "X"))) == "ok"
     assert fake.sleeps == [7.0]
+
+
+def test_each_retry_is_logged_with_its_number_and_the_error(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeTime()
+    res = make(fake, retries=3, failures=10)
+    fn = errors_then_ok(status_error("Genius", "search", 503, {}, "X"), status_error("Genius", "search", 429, {}, "X"))
+    with caplog.at_level("WARNING", logger="rap_analyzer.scrape.remote"):
+        assert res.call(fn) == "ok"
+    assert [r.getMessage() for r in caplog.records] == [
+        "Genius search: HTTP 503 (retry 1 of 3)", "Genius search: HTTP 429 (retry 2 of 3)"]
+
+
+def test_giving_up_names_the_last_error() -> None:
+    fake = FakeTime()
+    res = make(fake, retries=1, failures=10)
+    with pytest.raises(ApiError, match=r"^Spotify search: HTTP 502; gave up after 1 retries$"):
+        res.call(fail(status_error("Spotify", "search", 502, {}, "X")))  # type: ignore[arg-type]

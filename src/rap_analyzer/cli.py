@@ -154,6 +154,26 @@ def index(
     _print_json(index_stage.run(load_params(params_path), corpus, metrics, timings))
 
 
+@app.command("artist-classifier")
+def artist_classifier(
+    corpus: Annotated[Path, typer.Option(help="the scrape stage's corpus parquet")] = Path("data/raw/corpus.parquet"),
+    model_dir: Annotated[Path, typer.Option(help="where the classifier is saved (replaced)")] = Path(
+        "data/models/artist_classifier"),
+    metrics: Annotated[Path, typer.Option(help="held-out metrics JSON")] = Path(
+        "reports/metrics/artist_classifier.json"),
+    timings: Annotated[Path, typer.Option(help="this run's timings JSON")] = Path(
+        "reports/timings/artist_classifier.json"),
+    figures_dir: Annotated[Path, typer.Option(help="per-artist F1 plot")] = Path("reports/figures/artist_classifier"),
+    save: Annotated[bool, typer.Option(help="also save it to the BentoML store")] = True,
+    params_path: ParamsOption = None,
+) -> None:
+    """Train the artist classifier (text -> artist) and measure it on held-out songs of the same artists."""
+    from rap_analyzer.stages import artist_classifier as classifier_stage
+
+    _print_json(classifier_stage.run(load_params(params_path), corpus, model_dir, metrics, timings, figures_dir,
+                                     save_store=save))
+
+
 @app.command()
 def baselines(
     dataset_dir: Annotated[Path, typer.Option(help="the prepare stage's folder")] = Path("data/processed"),

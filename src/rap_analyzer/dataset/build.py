@@ -77,8 +77,12 @@ def _info(raw: pd.DataFrame, df: pd.DataFrame, train: pd.DataFrame, eval_: pd.Da
     ids_sha = _sha256("\n".join(sorted(df["source_key"].astype(str))))
     schema = [[str(c), str(t)] for c, t in df.dtypes.items()]
     schema_sha = _sha256(json.dumps(schema))
-    # What a model result depends on: which rows, their labels, their split and fold, and the columns.
-    label_rows = df[["source_key", "split", "fold", *TARGETS]].to_csv(index=False, float_format="%.10g")
+    # What a model result depends on: which rows, their text (content_hash), labels, split and fold, every numeric
+    # value (pageviews and the feature columns the features stage added), and the columns. Without the text and the
+    # feature values, a cleaning or feature change would keep the hash and old MLflow runs would pass for new ones.
+    numeric = sorted(c for c in df.select_dtypes("number").columns if c not in ("fold", *TARGETS))
+    hashed = ["source_key", "content_hash", "split", "fold", *TARGETS, *numeric]
+    label_rows = df[hashed].to_csv(index=False, float_format="%.10g")
     dataset_hash = _sha256(ids_sha + schema_sha + label_rows)
 
     per_artist = (df.groupby(["artist", "split"]).size().unstack(fill_value=0)

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rap_analyzer.dataset.split import artist_groups
+
 # Fewer tracks than this: the artist is left out of the within-artist Spearman, since with 2 tracks it can only be
 # -1 or +1 (the sign of one difference).
 WITHIN_ARTIST_MIN_TRACKS = 3
@@ -72,13 +74,15 @@ def bootstrap_mae_ci(y_true: np.ndarray, y_pred: np.ndarray, n_bootstrap: int, s
 
 
 def _groups(groups: Any, n: int) -> np.ndarray:
-    """Cluster labels as integer codes 0..k-1; a missing label is an error (it would form a fake artist)."""
+    """Cluster labels as integer codes 0..k-1, artists compared as `dataset.split.artist_groups` does (trimmed,
+    case-folded); a missing label is an error (it would form a fake artist)."""
     g = pd.Series(np.asarray(groups, dtype=object).ravel())
     if len(g) != n:
         raise ValueError(f"{len(g)} artist labels for {n} rows; pass one artist per row")
     if g.isna().any():
         raise ValueError(f"{int(g.isna().sum())} rows have no artist; the cluster bootstrap needs every row's artist")
-    return pd.factorize(g, sort=True)[0]
+    # The split's rule for one artist ("JAY-Z" and "Jay-Z " are one artist there, so one cluster here too).
+    return pd.factorize(artist_groups(g), sort=True)[0]
 
 
 def cluster_bootstrap_means(values: Any, groups: Any, n_bootstrap: int, seed: int, chunk: int = 200) -> np.ndarray:
@@ -181,6 +185,21 @@ def within_artist_spearman(y_true: Any, y_pred: Any, groups: Any, n_bootstrap: i
         low, high = _percentile_ci(cluster_bootstrap_means(values, np.arange(len(values)), n_bootstrap, seed), level)
     return {"within_artist_spearman": mean, "within_artist_spearman_ci_low": low,
             "within_artist_spearman_ci_high": high, "within_artist_n_artists": len(values)}
+
+
+def prediction_spread_ratio(y_true: Any, y_pred: Any) -> float:
+    """std(predictions) / std(labels) (population std) over the rows with a finite prediction; NaN when there is
+    none or the labels there are all equal. Near 0: the model predicts about one value for everything."""
+    t, p = np.asarray(y_true, float).ravel(), np.asarray(y_pred, float).ravel()
+    ok = np.isfinite(p) & np.isfinite(t)
+    spread = float(np.std(t[ok])) if ok.any() else 0.0
+    return float(np.std(p[ok]) / spread) if spread > 0 else float("nan")
+
+
+def is_collapsed(ratio: float, threshold: float) -> bool:
+    """The collapse flag every stage reports: the spread ratio is undefined or at or below `threshold`
+    (params `collapse_std_ratio`). Collapse onto the mean is the known failure of LM regressors."""
+    return bool(not np.isfinite(ratio) or ratio <= threshold)
 
 
 def regression_report(y_true: Any, y_pred: Any, n_bootstrap: int, seed: int,

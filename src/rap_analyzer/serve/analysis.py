@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -27,15 +26,7 @@ from rap_analyzer.serve.llm import LLMAnalyst
 from rap_analyzer.serve.metrics import series
 from rap_analyzer.serve.predictions import InputError, Predictions, ServedModel, normalise
 from rap_analyzer.store import search as vector_search
-
-
-def _redacted(url: str | None) -> str | None:
-    """scheme://host:port only: user names and passwords stay out of responses."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    where = f"{parts.hostname}{f':{parts.port}' if parts.port else ''}" if parts.hostname else "(local socket)"
-    return f"{parts.scheme}://{where}"
+from rap_analyzer.store.services import redact_url
 
 
 class Analyzer:
@@ -87,8 +78,14 @@ class Analyzer:
                 "llm_analysis": analysis, "unavailable": unavailable}
 
     def search(self, query: str, k: int, artist: str | None = None, year_from: int | None = None,
-               year_to: int | None = None) -> list[dict[str, Any]]:
+               year_to: int | None = None, mode: str = "semantic") -> list[dict[str, Any]]:
+        """The k best tracks for `query`: by meaning (`semantic`: cosine similarity as `score`) or `hybrid`
+        (reciprocal rank fusion of that ranking with full-text search: the fused score, higher is better)."""
         vector = self.encode(query)
+        if mode == "hybrid":
+            return self._timed_query("search", lambda conn: vector_search.hybrid(
+                conn, vector, query, self.embedding_model, k, artist=artist, year_from=year_from, year_to=year_to,
+                ef_search=self.params.index.ef_search))
         return self._timed_query("search", lambda conn: vector_search.nearest(
             conn, vector, self.embedding_model, k, artist=artist, year_from=year_from, year_to=year_to,
             ef_search=self.params.index.ef_search))
@@ -124,8 +121,9 @@ class Analyzer:
             "embedding_model": self.embedding_model,
             "features": self.params.features.model_dump(),
             "llm_backend": self.params.llm_eval.backend if self.params.serve.llm else None,
-            "database": _redacted(os.environ.get("DATABASE_URL")),
-            "redis": _redacted(os.environ.get("REDIS_URL")),
+            # host, port and database only, as the stages' errors show them (no password in any libpq form)
+            **{name: redact_url(url) if (url := os.environ.get(variable)) else None
+               for name, variable in (("database", "DATABASE_URL"), ("redis", "REDIS_URL"))},
             "api_key_required": bool(os.environ.get(API_KEY_ENV)),
             "models": {m.target: m.tag for m in self.models},
         }

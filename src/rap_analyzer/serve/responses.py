@@ -14,22 +14,24 @@ from typing import Any, TypeVar
 
 from starlette.responses import JSONResponse
 
-from rap_analyzer.errors import ServiceUnavailableError
+from rap_analyzer.errors import ServiceUnavailableError, UnknownArtistError
 from rap_analyzer.serve.predictions import InputError
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def error(status: int, message: str, field: str | None = None) -> JSONResponse:
+def error(status: int, message: str, field: str | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"error": message}
     if field is not None:
         body["field"] = field
+    body.update(extra)
     return JSONResponse(body, status_code=status)
 
 
 def answers_errors(func: F) -> F:
-    """InputError → 400 naming the field; LookupError → 404; ServiceUnavailableError → 503. Anything else
+    """InputError → 400 naming the field; UnknownArtistError → 404 with `suggestions` (the closest known names);
+    LookupError → 404; ServiceUnavailableError → 503. Anything else
     propagates (BentoML answers 500 and logs the traceback: a bug)."""
 
     @functools.wraps(func)
@@ -38,6 +40,9 @@ def answers_errors(func: F) -> F:
             return func(*args, **kwargs)
         except InputError as exc:
             return error(400, str(exc), exc.field)
+        except UnknownArtistError as exc:
+            # the request field that named it (`field`, set by the endpoint), else "artist"
+            return error(404, str(exc), getattr(exc, "field", "artist"), suggestions=exc.suggestions)
         except LookupError as exc:
             return error(404, str(exc.args[0] if exc.args else exc))
         except ServiceUnavailableError as exc:

@@ -16,6 +16,7 @@ from rap_analyzer.serve.predictions import normalise
 from rap_analyzer.serve.trends import METRICS
 
 LIMITS = load_params().serve
+GENERATION = load_params().generation
 MIN_YEAR, MAX_YEAR = 1900, 2100  # a year filter outside this is a typo, not a query
 
 
@@ -62,6 +63,9 @@ class SearchRequest(Request):
     artist: Name | None = None
     year_from: Year | None = None
     year_to: Year | None = None
+    # semantic: by meaning (pgvector); hybrid: reciprocal rank fusion with full-text search, which finds a
+    # remembered line (known-item) that the 256-token song vector does not hold (bench/search_scale.py)
+    mode: Literal["semantic", "hybrid"] = "semantic"
 
     @model_validator(mode="after")
     def _years_in_order(self) -> SearchRequest:
@@ -79,6 +83,71 @@ class TrendsRequest(Request):
     metric: MetricName  # type: ignore[valid-type]
     by: Literal["year", "decade"] = "year"
     artist: Name | None = None
+
+
+GenK = Annotated[int, Field(ge=0, le=GENERATION.max_k,
+                            description="verses of the artist quoted to the model as style examples (0: none)")]
+MaxTokens = Annotated[int, Field(ge=1, le=GENERATION.max_tokens_limit, description="most tokens of the reply")]
+Temperature = Annotated[float, Field(ge=0, le=2, description="sampling temperature (0: greedy)")]
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1, description="sampler seed; with a seed the reply is cached")]
+
+
+class GenerateRequest(Request):
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=GENERATION.max_prompt_chars),
+                      AfterValidator(_has_text)] = Field(description="the opening lines to continue")
+    artist: Name | None = Field(None, description="write in this artist's style, with their nearest verses")
+    k: GenK = GENERATION.default_k
+    max_tokens: MaxTokens = GENERATION.max_tokens
+    temperature: Temperature = GENERATION.temperature
+    seed: Seed | None = None
+
+
+class StyleTransferRequest(Request):
+    lyrics: Annotated[str, StringConstraints(min_length=1, max_length=GENERATION.max_lyrics_chars),
+                      AfterValidator(_has_text)]
+    target_artist: Name
+    k: GenK = GENERATION.default_k
+    max_tokens: MaxTokens = GENERATION.max_tokens
+    temperature: Temperature = GENERATION.temperature
+    seed: Seed | None = None
+
+
+class ArtistProbability(BaseModel):
+    artist: str
+    probability: float
+
+
+class StyleScoreOut(BaseModel):
+    """How strongly the text reads as the artist, by the artist classifier."""
+
+    artist: str
+    probability: float = Field(description="the classifier's probability of this artist, 0..1")
+    rank: int = Field(description="1 = the most likely of all n_artists")
+    n_artists: int
+    top: list[ArtistProbability] = Field(description="the most likely artists, best first")
+
+
+class GenerateResponse(BaseModel):
+    """A generated verse or rewrite. `text` is the model's reply ("" when `ok` is false: `failure` says why; text
+    is never made up). The examples are given by track id only. `copied`: the reply shares `verbatim_run`
+    consecutive words with an example, at least `verbatim_run_words`."""
+
+    ok: bool
+    text: str
+    failure: str | None
+    failure_detail: str | None
+    artist: str | None = Field(description="the artist's canonical name")
+    example_track_ids: list[int] = Field(description="the retrieved verses quoted to the model (/similar ids)")
+    prompt_version: str
+    model: str
+    verbatim_run: int
+    copied: bool
+    verbatim_run_words: int
+    style: StyleScoreOut | None = Field(description="null without an artist, a classifier, or a reply")
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None = Field(description='"length": cut at max_tokens')
+    cached: bool
 
 
 class Prediction(BaseModel):

@@ -24,7 +24,7 @@ from rap_analyzer.models.lora.data import TargetScaler, encode, fit_val_split, l
 from rap_analyzer.models.lora.plots import learning_curve
 from rap_analyzer.models.lora.predict import LoraPredictor, LoraRegressor, save_adapter
 from rap_analyzer.models.lora.train import TrainHistory, build_model, load_tokenizer, pick_runtime, train
-from rap_analyzer.models.metrics import regression_report
+from rap_analyzer.models.metrics import is_collapsed, prediction_spread_ratio, regression_report
 from rap_analyzer.models.predictor import save_predictor
 from rap_analyzer.models.result import ModelResult
 from rap_analyzer.tracking.mlflow_log import client_for, log_result
@@ -168,9 +168,8 @@ def run(params: Params, dataset_dir: Path, adapter_dir: Path, reports_dir: Path,
             y_pred = predictions[labelled, j]
             report = regression_report(y_true, y_pred, fp.n_bootstrap, fp.seed, count_failures=True,
                                        groups=eval_df["artist"].to_numpy()[labelled])
-            # Collapse: predictions hugging the mean (std ratio near 0) is the known failure of LM regressors.
-            ratio = float(np.std(y_pred) / np.std(y_true)) if np.std(y_true) > 0 else float("nan")
-            collapsed = bool(not np.isfinite(ratio) or ratio < fp.collapse_std_ratio)
+            ratio = prediction_spread_ratio(y_true, y_pred)
+            collapsed = is_collapsed(ratio, fp.collapse_std_ratio)  # the same rule as the select stage's
             metrics_out[target] = {k: _finite_or_none(report[k]) for k in
                                    ("mae", "rmse", "spearman", "mae_ci_low", "mae_ci_high", "n", "n_artists",
                                     "n_failed")}

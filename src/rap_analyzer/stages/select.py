@@ -115,7 +115,8 @@ def run(params: Params, dataset_dir: Path, embeddings_path: Path | None, reports
     servable model is loaded from its run and re-predicts the eval lyrics (timed; checked against its logged
     predictions). With `save`,
     each target's champion goes to the BentoML store (`rap-analyzer-<target>`) and the MLflow registry (alias
-    `champion`). Raises UserError when MLflow holds no run for this dataset version."""
+    `champion`). The artist classifier's held-out metrics (reports_dir/metrics/artist_classifier.json, when its
+    stage ran) get their own leaderboard section. Raises UserError when MLflow holds no run for this dataset version."""
     sp = params.select
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per artifact otherwise
     info = json.loads((dataset_dir / "dataset_info.json").read_text())
@@ -158,8 +159,10 @@ def run(params: Params, dataset_dir: Path, embeddings_path: Path | None, reports
         report[target] = selection_json(sel, cv, champion_info)
     paths = {"markdown": reports_dir / "leaderboard.md", "json": reports_dir / "leaderboard.json",
              "figures": figures}
+    classifier_path = reports_dir / "metrics" / "artist_classifier.json"  # the artist_classifier stage's
+    classifier = json.loads(classifier_path.read_text()) if classifier_path.is_file() else None
     write_report(list(report.values()), paths["markdown"], paths["json"], header={
         "dataset_hash": dataset_hash, "n_bootstrap": sp.n_bootstrap, "seed": sp.seed,
         "cv_repeats": sp.cv_repeats, "cv_folds": sp.cv_folds,
-        "ci": "95% percentile bootstrap resampling eval artists (clusters), not tracks"})
+        "ci": "95% percentile bootstrap resampling eval artists (clusters), not tracks"}, artist_classifier=classifier)
     return SelectResult(selections, report, paths)

@@ -30,13 +30,13 @@ import psycopg
 import redis
 from psycopg_pool import ConnectionPool
 
-from rap_analyzer.config import Params, get_secrets, load_params
+from rap_analyzer.config import Params, load_params, service_url
 from rap_analyzer.errors import ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """`host:port/dbname` of a service URL, rebuilt from its parsed parts so that nothing else of the input (a
     password in any form libpq accepts: URL userinfo, `?password=`, `password=...` key/value) can be echoed."""
     try:  # every form libpq accepts, URL and key=value alike
@@ -118,8 +118,9 @@ def embedded_postgres_url(pgdata: Path) -> str:
 
 
 def database_url(params: Params | None = None) -> str:
-    """`DATABASE_URL` when set, else the URL of the embedded server under `data/pg` (started if needed)."""
-    url = os.environ.get("DATABASE_URL") or get_secrets().database_url
+    """`DATABASE_URL` (environment, else `.env`) when set, else the URL of the embedded server under `data/pg`
+    (started if needed). Raises ConfigError on a malformed URL, naming the variable, never its value."""
+    url = service_url("database_url")
     if url:
         return url
     params = params or load_params()
@@ -138,7 +139,7 @@ def connection_pool(params: Params | None = None, max_size: int = 4) -> Connecti
             psycopg.connect(url, connect_timeout=10).close()
         except psycopg.OperationalError as exc:
             raise ServiceUnavailableError(
-                f"cannot connect to PostgreSQL at {_redact(url)}: set DATABASE_URL to a reachable server "
+                f"cannot connect to PostgreSQL at {redact_url(url)}: set DATABASE_URL to a reachable server "
                 "(postgresql://user:password@host:5432/db) or unset it to use the embedded one"
             ) from exc
         pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, kwargs={"connect_timeout": 10},
@@ -275,7 +276,9 @@ def embedded_redis_url(data_dir: Path) -> str:
 
 
 def redis_url(params: Params | None = None) -> str:
-    url = os.environ.get("REDIS_URL") or get_secrets().redis_url
+    """`REDIS_URL` (environment, else `.env`) when set, else the embedded Valkey under `data/redis` (started if
+    needed). Raises ConfigError on a malformed URL, naming the variable, never its value."""
+    url = service_url("redis_url")
     if url:
         return url
     params = params or load_params()
@@ -289,7 +292,7 @@ def redis_client(params: Params | None = None) -> redis.Redis:
         client.ping()
     except redis.RedisError as exc:
         raise ServiceUnavailableError(
-            f"cannot reach Redis at {_redact(url)}: set REDIS_URL to a reachable server "
+            f"cannot reach Redis at {redact_url(url)}: set REDIS_URL to a reachable server "
             "(redis://host:6379/0) or unset it to use the embedded one"
         ) from exc
     return client

@@ -151,9 +151,32 @@ def target_markdown(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(per_target: list[dict[str, Any]], md_path: Path, json_path: Path, header: dict[str, Any]) -> None:
-    """Write both files; `per_target` are `selection_json` results (cleaned here)."""
+def classifier_markdown(metrics: dict[str, Any]) -> list[str]:
+    """The artist classifier's section: its held-out metrics beside the references measured in the same run
+    (`metrics`: the artist_classifier stage's reports/metrics/artist_classifier.json)."""
+    k = metrics["top_k"]
+    lines = ["## Artist classifier (text -> artist)", "",
+             f"{metrics['artists']} artists with {metrics['train_songs']} train and {metrics['test_songs']} held-out "
+             f"songs ({metrics['left_out_artists']} artists with too few songs left out). It identifies artists, so "
+             "the held-out songs are other songs of the same artists (stratified by artist; near-copies of a song kept "
+             f"on one side). Saved model: `{metrics['kind']}`.", "",
+             f"| model | accuracy | macro-F1 | top-{k} accuracy |", "|---|---|---|---|"]
+    rows = [(f"**{metrics['kind']}** (saved)", metrics["model"])]
+    rows += [(f"{name.removeprefix('reference_')} (reference)", m) for name, m in metrics.items()
+             if name.startswith("reference_")]
+    for name, m in rows:
+        lines.append(f"| {name} | {format_metric(m['accuracy'])} | {format_metric(m['macro_f1'])} | "
+                     f"{format_metric(m[f'top{k}_accuracy'])} |")
+    return [*lines, ""]
+
+
+def write_report(per_target: list[dict[str, Any]], md_path: Path, json_path: Path, header: dict[str, Any],
+                 artist_classifier: dict[str, Any] | None = None) -> None:
+    """Write both files; `per_target` are `selection_json` results (cleaned here); `artist_classifier` (its
+    stage's metrics JSON, when there is one) adds its section."""
     payload = _clean({**header, "targets": {d["target"]: d for d in per_target}})
+    if artist_classifier is not None:
+        payload["artist_classifier"] = _clean(artist_classifier)
     md_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(payload, indent=2) + "\n")
     lines = ["# Leaderboard: every model in MLflow for this dataset", "",
@@ -173,4 +196,6 @@ def write_report(per_target: list[dict[str, Any]], md_path: Path, json_path: Pat
              "machine that ran this stage (the LLM: its median request latency).", ""]
     for data in payload["targets"].values():
         lines += target_markdown(data)
+    if artist_classifier is not None:
+        lines += classifier_markdown(payload["artist_classifier"])
     md_path.write_text("\n".join(lines))

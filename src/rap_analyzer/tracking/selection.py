@@ -22,7 +22,13 @@ import pandas as pd
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from rap_analyzer.models.metrics import bootstrap_mae_ci, paired_mae_difference, regression_report
+from rap_analyzer.models.metrics import (
+    bootstrap_mae_ci,
+    is_collapsed,
+    paired_mae_difference,
+    prediction_spread_ratio,
+    regression_report,
+)
 from rap_analyzer.tracking.mlflow_log import MODEL_ARTIFACT
 
 REQUIRED_TAGS = ("dataset_hash", "target", "model", "kind", "eval_scope")
@@ -132,9 +138,7 @@ def score(frame: pd.DataFrame, n_bootstrap: int, seed: int, collapse_ratio: floa
         return {"n": 0, "n_failed": len(frame), "mae": float("nan"), "collapsed": True}
     report = regression_report(frame["y_true"], y_pred, n_bootstrap, seed, count_failures=True,
                                groups=frame["artist"])
-    ok = np.isfinite(y_pred)
-    spread_true = float(np.std(frame["y_true"].to_numpy(float)[ok]))
-    report["collapsed"] = bool(np.std(y_pred[ok]) <= collapse_ratio * spread_true)
+    report["collapsed"] = is_collapsed(prediction_spread_ratio(frame["y_true"], y_pred), collapse_ratio)
     return report
 
 

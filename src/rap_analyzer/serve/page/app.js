@@ -18,7 +18,9 @@ function describeError(status, data) {
   if (item && Array.isArray(item.detail) && item.detail.length) {
     return `${status}: ${item.detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg}`).join("; ")}`;
   }
-  return `${status}: ${(item && item.error) || "request failed"}`;
+  const closest = item && Array.isArray(item.suggestions) && item.suggestions.length
+    ? ` (closest: ${item.suggestions.join(", ")})` : "";
+  return `${status}: ${(item && item.error) || "request failed"}${closest}`;
 }
 
 function fill(element, rows) {
@@ -131,6 +133,56 @@ async function trend() {
   }
 }
 
+// The write tab: /generate continues the text (artist optional), /style_transfer rewrites it as the artist.
+let writeMode = "generate";
+
+function selectTab(mode) {
+  writeMode = mode;
+  $("tab-generate").setAttribute("aria-selected", String(mode === "generate"));
+  $("tab-transfer").setAttribute("aria-selected", String(mode === "transfer"));
+  $("write-input").placeholder = mode === "generate" ? "Opening lines to continue" : "Lyrics to rewrite";
+  $("write-artist").placeholder = mode === "generate" ? "artist (optional)" : "target artist";
+}
+
+async function write() {
+  $("write-error").textContent = "";
+  const artist = $("write-artist").value.trim();
+  const body = { k: Number($("write-k").value), max_tokens: Number($("write-max-tokens").value),
+    temperature: Number($("write-temperature").value) };
+  if ($("write-seed").value !== "") body.seed = Number($("write-seed").value);
+  let path = "/generate";
+  if (writeMode === "generate") {
+    body.prompt = $("write-input").value;
+    if (artist) body.artist = artist;
+  } else {
+    path = "/style_transfer";
+    body.lyrics = $("write-input").value;
+    body.target_artist = artist;
+  }
+  $("write").disabled = true;
+  try {
+    const data = await call(path, body);
+    $("write-text").textContent = data.ok ? data.text : `no text: the model failed (${data.failure})`;
+    const s = data.style;
+    $("write-style").textContent = s
+      ? `reads as ${s.artist}: probability ${s.probability.toFixed(3)}, rank ${s.rank} of ${s.n_artists} artists`
+        + ` (most likely: ${s.top.map((t) => `${t.artist} ${t.probability.toFixed(2)}`).join(", ")})` : "";
+    $("write-copied").textContent = data.copied
+      ? `copies ${data.verbatim_run} consecutive words of an example (flagged at ${data.verbatim_run_words})` : "";
+    const examples = data.example_track_ids.length ? `examples: tracks ${data.example_track_ids.join(", ")}; ` : "";
+    $("write-meta").textContent = `${examples}model ${data.model}, prompt ${data.prompt_version}, `
+      + `${data.completion_tokens ?? "?"} tokens${data.cached ? ", from the cache" : ""}`;
+    $("written").hidden = false;
+  } catch (err) {
+    $("write-error").textContent = err.message;
+  } finally {
+    $("write").disabled = false;
+  }
+}
+
+$("tab-generate").addEventListener("click", () => selectTab("generate"));
+$("tab-transfer").addEventListener("click", () => selectTab("transfer"));
+$("write").addEventListener("click", write);
 $("analyze").addEventListener("click", analyze);
 $("search").addEventListener("click", search);
 $("query").addEventListener("keydown", (e) => { if (e.key === "Enter") search(); });
