@@ -66,3 +66,7 @@ def test_postgres_stopped_gives_503_on_search_while_prediction_works(served: Ser
     finally:
         served.backing.start_postgres()
     wait_for(lambda: api.post("/search", json={"query": "city", "k": 2}).status_code == 200, timeout_s=60)
+    # Back for every request, not only for one worker: a connection pooled before the restart must not fail a
+    # request (each of the 2 workers holds several).
+    statuses = [api.post("/search", json={"query": f"city {i}", "k": 2}).status_code for i in range(12)]
+    assert statuses == [200] * 12

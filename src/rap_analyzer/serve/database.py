@@ -18,6 +18,15 @@ UNAVAILABLE = ("PostgreSQL is unavailable, so search, similar tracks and trends 
                "/analyze without neighbours still work); check DATABASE_URL or the embedded server under data/pg")
 
 
+def _alive(conn: psycopg.Connection) -> bool:
+    """Whether the server still answers on `conn` (one round trip)."""
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
 class Database:
     def __init__(self, params: Params, timeout_s: float) -> None:
         self.params, self.timeout_s = params, timeout_s
@@ -33,8 +42,15 @@ class Database:
         except Exception as exc:
             raise ServiceUnavailableError(f"{UNAVAILABLE} ({type(exc).__name__})") from exc
         try:
-            with pool.connection(timeout=self.timeout_s) as conn:
-                yield conn
+            for attempt in (1, 2):
+                with pool.connection(timeout=self.timeout_s) as conn:
+                    if attempt == 2 or _alive(conn):
+                        yield conn
+                        return
+                # Leaving the block handed the broken connection back (the pool replaces it). A server restart
+                # closes every pooled connection, and each would fail one request: drop them all (psycopg_pool's
+                # check of the idle connections), then take a fresh one.
+                pool.check()
         except (psycopg.OperationalError, PoolTimeout, ServiceUnavailableError) as exc:
             raise ServiceUnavailableError(f"{UNAVAILABLE} ({type(exc).__name__})") from exc
 
