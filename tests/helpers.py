@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,20 @@ def imported_modules(path: Path, text: str | None = None) -> list[tuple[str, int
                 base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
             found += [(f"{base}.{alias.name}", node.lineno) for alias in node.names]
     return [(name, line) for name, line in found if name.split(".")[0] == "rap_analyzer"]
+
+
+# --- calls that fail, then answer ------------------------------------------------------------------------------
+
+def errors_then_ok(*errors: Exception) -> Callable[[], str]:
+    """A call that raises `errors` one per attempt, then answers "ok"."""
+    pending = iter(errors)
+
+    def fn() -> str:
+        error = next(pending, None)
+        if error is not None:
+            raise error
+        return "ok"
+    return fn
 
 
 # --- clocks and sleeps ---------------------------------------------------------------------------------------

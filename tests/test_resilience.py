@@ -5,7 +5,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import FakeTime
+from helpers import FakeTime, errors_then_ok
 
 from rap_analyzer.errors import CircuitOpenError
 from rap_analyzer.resilience import (
@@ -196,15 +196,8 @@ def test_waits_between_attempts_grow_from_the_base_delay() -> None:
 def test_on_retry_gets_each_attempt_number_and_its_error() -> None:
     clock = FakeTime()
     errors = [RetryableError("HTTP 503"), RetryableError("HTTP 429", retry_after=1.0)]
-    pending = iter(errors)
-
-    def fn() -> str:
-        error = next(pending, None)
-        if error is not None:
-            raise error
-        return "ok"
-
     seen: list[tuple[int, Exception]] = []
+    fn = errors_then_ok(*errors)
     assert RetryPolicy(max_retries=3, sleep=clock.sleep).call(fn, on_retry=lambda a, e: seen.append((a, e))) == "ok"
     assert seen == [(0, errors[0]), (1, errors[1])]
     assert str(errors[0]) == "HTTP 503"  # the message users read in the log and in ApiError

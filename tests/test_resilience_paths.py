@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from helpers import FakeTime
+from helpers import FakeTime, errors_then_ok
 
 from rap_analyzer.errors import ApiError, AuthError, NotFoundError
 from rap_analyzer.resilience import CircuitBreaker, CircuitOpenError, RetryableError, RetryPolicy
@@ -25,18 +25,6 @@ def make(fake: FakeTime, retries: int = 0, failures: int = 2, max_delay_s: float
 def fail(error: Exception):
     def fn() -> None:
         raise error
-    return fn
-
-
-def errors_then_ok(*errors: Exception):
-    """A call that raises `errors` one per attempt, then answers "ok"."""
-    pending = iter(errors)
-
-    def fn() -> str:
-        error = next(pending, None)
-        if error is not None:
-            raise error
-        return "ok"
     return fn
 
 
