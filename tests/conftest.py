@@ -3,6 +3,7 @@ database per test, and the shared corpus through the same setting the pipeline u
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,9 +42,15 @@ def shared_dir(params: Params) -> Path:
     return path
 
 
+# A server that outlives the test run, started by its caller (`scripts/mutate.py` starts one of each for all of
+# its mutants: mutmut's forked test runs exit without the teardown that stops a server they started). Tests create
+# and drop their own databases and flush Redis, so never point these at a server holding data you keep.
+TEST_PG_URL_ENV, TEST_REDIS_URL_ENV = "RAP_ANALYZER_TEST_PG_URL", "RAP_ANALYZER_TEST_REDIS_URL"
+
+
 @pytest.fixture(scope="session")
 def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return services.embedded_postgres_url(tmp_path_factory.mktemp("pg") / "data")
+    return os.environ.get(TEST_PG_URL_ENV) or services.embedded_postgres_url(tmp_path_factory.mktemp("pg") / "data")
 
 
 @pytest.fixture
@@ -81,7 +88,7 @@ def db(db_url: str) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture(scope="session")
 def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return services.embedded_redis_url(tmp_path_factory.mktemp("redis"))
+    return os.environ.get(TEST_REDIS_URL_ENV) or services.embedded_redis_url(tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture

@@ -1,18 +1,24 @@
 """Baseline behaviours the other baseline tests leave open (issue 16). Oracles: the rule's empirical CDF worked
 out by hand, ridge's closed form on TF-IDF features made by an independently configured scikit-learn vectorizer,
-the definition of median imputation, and the scale invariance of a standardised ridge."""
+the definition of median imputation, the scale invariance of a standardised ridge, and threadpoolctl's own report
+of the BLAS threads in effect while scikit-learn's Ridge fits and predicts."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import Ridge
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from rap_analyzer.models.baselines import (
     MeanBaseline,
     RandomBaseline,
+    RidgeBaseline,
     RidgeEmbeddings,
     RidgeFeatures,
     RidgeTfidf,
@@ -141,6 +147,47 @@ def test_embeddings_in_single_precision_fit_as_double() -> None:
     pred32 = RidgeEmbeddings("popularity", 1.0, single).fit(frame).predict(frame)
     pred64 = RidgeEmbeddings("popularity", 1.0, double).fit(frame).predict(frame)
     assert pred32.dtype == np.float64 and np.array_equal(pred32, pred64)
+
+
+def blas_threads() -> set[int]:
+    """The thread counts of every BLAS library loaded (numpy's and scipy's OpenBLAS), as threadpoolctl reads them."""
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def ridge_models() -> list[tuple[RidgeBaseline, pd.DataFrame]]:
+    features = features_frame(40, 0)
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(30)]
+    texts = pd.DataFrame({"lyrics_clean": [" ".join(rng.choice(words, 12)) for _ in range(40)],
+                          "popularity": rng.uniform(1, 10, 40)})
+    keyed = pd.DataFrame({"source_key": [f"k{i}" for i in range(40)], "popularity": rng.uniform(1, 10, 40)})
+    vectors = {k: rng.normal(size=6) for k in keyed["source_key"]}
+    return [(RidgeFeatures("popularity", 1.0, ["a", "b", "c"]), features),
+            (RidgeTfidf("popularity", 1.0, 20), texts), (RidgeEmbeddings("popularity", 1.0, vectors), keyed)]
+
+
+def test_ridge_fits_and_predicts_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reruns repeat the numbers bit for bit only on one BLAS thread (RidgeBaseline's docstring): whatever the
+    # machine starts with (4 threads here), the solver itself must run on 1, and the caller's setting returns after.
+    seen: list[tuple[str, set[int]]] = []
+    fit, predict = Ridge.fit, Ridge.predict
+
+    def recording_fit(self: Ridge, *args: Any, **kwargs: Any) -> Ridge:
+        seen.append(("fit", blas_threads()))
+        return fit(self, *args, **kwargs)
+
+    def recording_predict(self: Ridge, *args: Any, **kwargs: Any) -> np.ndarray:
+        seen.append(("predict", blas_threads()))
+        return predict(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ridge, "fit", recording_fit)
+    monkeypatch.setattr(Ridge, "predict", recording_predict)
+    with threadpool_limits(limits=4, user_api="blas"):
+        assert blas_threads() == {4}
+        for model, frame in ridge_models():
+            model.fit(frame).predict(frame)
+        assert blas_threads() == {4}
+    assert seen == [("fit", {1}), ("predict", {1})] * 3
 
 
 # --- what each model records as its parameters (MLflow params) --------------------------------------------------

@@ -11,6 +11,8 @@ from helpers import params_with
 from rap_analyzer.models.embeddings import (
     DIMENSION,
     embed_texts,
+    encode_one,
+    load_model,
     model_key,
     nearest_tracks,
     stored_vectors,
@@ -39,6 +41,15 @@ def test_embeddings_are_normalised_and_semantic(frame: pd.DataFrame) -> None:
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     similarity = vectors @ vectors.T
     assert similarity[0, 1] > similarity[0, 2] + 0.2  # money/cash closer than money/garden
+
+
+def test_one_query_is_the_unit_vector_of_the_models_own_embedding() -> None:
+    params = params_with().embed
+    model = load_model(params.model, params.max_seq_length)
+    raw = model.encode(TEXTS["genius:1"], normalize_embeddings=False)  # the model's own vector, unscaled
+    vector = encode_one(model, TEXTS["genius:1"])
+    assert vector.shape == (DIMENSION,) and vector.dtype == np.float32
+    np.testing.assert_allclose(vector, raw / np.linalg.norm(raw), atol=1e-6)
 
 
 def store_tracks(db: psycopg.Connection, texts: dict[str, str]) -> None:

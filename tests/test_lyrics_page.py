@@ -113,3 +113,27 @@ def test_embedded_state_that_is_not_an_object_counts_as_no_state() -> None:
     result = parse_lyrics_page(html)
     assert result.lines is None
     assert result.reason == "no lyrics: no lyrics section on the page (not a song page, or the layout changed)"
+
+
+# Lyrics containers are divs: the layout the module reads is `div[data-lyrics-container="true"]`, the only elements
+# that carry the attribute on the recorded genius.com pages. The same attribute on an element of another kind (here
+# a preview paragraph and a link, written for this test) is not a lyrics container: its text is no lyrics.
+NOT_A_CONTAINER = ('<p data-lyrics-container="true">Preview: we are linked</p>'
+                   '<a href="/songs/1" data-lyrics-container="true">Read all lyrics</a>')
+
+
+def test_only_divs_are_lyrics_containers_on_a_real_page(pages: Path) -> None:
+    html = (pages / "linked_jim_yosef_2025.html").read_text()
+    marker = '<div data-lyrics-container="true"'
+    assert html.count(marker) == 3
+    result = parse_lyrics_page(html.replace(marker, NOT_A_CONTAINER + marker, 1))
+    assert result.lines is not None and result.text is not None
+    assert result.lines[0] == "[Verse 1]" and result.lines[-1] == "(Oh, woah)" and len(result.lines) == 39
+    assert "Preview" not in result.text and "Read all lyrics" not in result.text
+
+
+def test_a_page_whose_only_marked_elements_are_not_divs_has_no_lyrics_section() -> None:
+    html = f"<html><body><h1>Linked</h1><section>{NOT_A_CONTAINER}<img src='cover.png'></section></body></html>"
+    result = parse_lyrics_page(html)
+    assert result.lines is None
+    assert result.reason == "no lyrics: no lyrics section on the page (not a song page, or the layout changed)"

@@ -1,16 +1,17 @@
 """Resilience paths the other tests do not walk, through the public API (`scrape.remote.Resilience`,
 `status_error`): a non-retryable answer (404/401) on the half-open trial call closes the breaker (the service
-answered) and is raised at once, not retried; a `Retry-After` far above the cap waits the cap, not the advice."""
+answered) and is raised at once, not retried; a `Retry-After` far above the cap waits the cap, not the advice; the
+default cap is 60 s; the rate limiter reads its clock in seconds."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from helpers import FakeTime, errors_then_ok
+from helpers import FakeTime, errors_then_ok, params_with
 
 from rap_analyzer.errors import ApiError, AuthError, NotFoundError
-from rap_analyzer.resilience import CircuitBreaker, CircuitOpenError, RetryableError, RetryPolicy
+from rap_analyzer.resilience import CircuitBreaker, CircuitOpenError, RateLimiter, RetryableError, RetryPolicy
 from rap_analyzer.scrape.remote import Resilience, status_error
 
 COOLDOWN_S = 60.0
@@ -103,3 +104,44 @@ def test_giving_up_names_the_last_error() -> None:
     res = make(fake, retries=1, failures=10)
     with pytest.raises(ApiError, match=r"^Spotify search: HTTP 502; gave up after 1 retries$"):
         res.call(fail(status_error("Spotify", "search", 502, {}, "X")))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("advice", "wait"), [("59", 59.0), ("60", 60.0), ("61", 60.0), ("86400", 60.0)])
+def test_the_default_cap_on_retry_after_is_60_s(advice: str, wait: float) -> None:
+    """The cap every remote client runs with (`Resilience.from_params`, for Genius and Spotify, and `LLMClient`
+    build `RetryPolicy` without `max_delay_s`, whose default is 60 s): a server's `Retry-After` is followed up to
+    and including 60 s; a longer one (61 s, a day) waits 60 s, and the retry then asks the server again."""
+    fake = FakeTime()
+    # 6000 requests a minute: the limiter's 0.01 s spacing never adds a sleep after a wait of a minute.
+    scrape = params_with({"scrape": {"max_retries": 1, "breaker_failures": 10, "requests_per_minute": 6000}}).scrape
+    res = Resilience.from_params(scrape, sleep=fake.sleep, clock=fake.clock, rng=random.Random(0))
+    assert res.call(errors_then_ok(status_error("Genius", "search", 429, {"Retry-After": advice}, "X"))) == "ok"
+    assert fake.sleeps == [wait]
+
+
+class BoundedTime(FakeTime):
+    """A fake clock whose sleeps run out: a limiter that never lets a call through fails the test at once instead
+    of sleeping forever on a clock that does not move for it."""
+
+    def __init__(self, max_sleeps: int) -> None:
+        super().__init__()
+        self.max_sleeps = max_sleeps
+
+    def sleep(self, seconds: float) -> None:
+        if len(self.sleeps) >= self.max_sleeps:
+            raise AssertionError(f"still waiting after {self.sleeps} s of sleeps")
+        super().sleep(seconds)
+
+
+def test_the_limiter_reads_its_clock_in_seconds() -> None:
+    """120 calls a minute is one every 0.5 s of the injected clock (seconds, like `time.monotonic`): a call 0.5 s
+    after the last goes at once, one 0.25 s after that waits the other 0.25 s."""
+    fake = BoundedTime(max_sleeps=1)
+    limiter = RateLimiter(per_minute=120, clock=fake.clock, sleep=fake.sleep)
+    limiter.acquire()
+    fake.now += 0.5
+    limiter.acquire()
+    assert fake.sleeps == []
+    fake.now += 0.25
+    limiter.acquire()
+    assert fake.sleeps == [0.25]

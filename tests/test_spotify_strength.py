@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import warnings
 from typing import Any
 
 import pytest
@@ -43,9 +44,10 @@ def routes(**extra: Any) -> dict[str, Any]:
     return {**TOKEN, **extra}
 
 
-def enricher(server: ReplayServer, retries: int = 0, timeout_s: float = 5.0, **kwargs: Any) -> SpotifyEnricher:
+def enricher(server: ReplayServer, retries: int = 0, timeout_s: float = 5.0, min_score: float = 0.75,
+             **kwargs: Any) -> SpotifyEnricher:
     resilience = Resilience(RetryPolicy(max_retries=retries, sleep=Sleeps()), CircuitBreaker(5, 60.0))
-    scrape = params_with({"scrape": {"spotify_min_score": 0.75, "timeout_s": timeout_s}}).scrape
+    scrape = params_with({"scrape": {"spotify_min_score": min_score, "timeout_s": timeout_s}}).scrape
     kwargs.setdefault("api_url", f"{server.url}/v1/")
     return SpotifyEnricher(CLIENT_ID, CLIENT_SECRET, scrape, token_url=f"{server.url}/api/token",
                            resilience=resilience, **kwargs)
@@ -76,6 +78,27 @@ def test_a_search_asks_for_tracks_with_the_configured_limit() -> None:
         enricher(server, search_limit=3).match("Dr. Dre", "Xxplosive", with_audio_features=False)
     sent = server.requests_to("/v1/search")
     assert [(r.param("type"), r.param("limit")) for r in sent] == [("track", "3"), ("track", "3")]
+
+
+def test_a_search_asks_for_10_candidates_unless_told_otherwise() -> None:
+    # SpotifyEnricher's default: the first 10 of Spotify's relevance-ordered hits are scored (the Web API itself
+    # would send 20 without a `limit`).
+    with ReplayServer(routes(**{"/v1/search": search()})) as server:
+        enricher(server).match("Dr. Dre", "Xxplosive", with_audio_features=False)
+    assert [r.param("limit") for r in server.requests_to("/v1/search")] == ["10", "10"]
+
+
+@pytest.mark.parametrize(("min_score", "matched"), [(0.9411, True), (0.9412, True), (0.9413, False)])
+def test_the_score_is_recorded_at_4_decimals_and_the_threshold_applies_to_it(min_score: float,
+                                                                             matched: bool) -> None:
+    """"Xplosive" against "Xxplosive": Indel similarity 2 * 8 / 17 = 0.941176..., recorded as 0.9412 (the score a
+    match carries to `spotify_matches.score`, 4 decimals); the candidate is accepted when that recorded score
+    reaches `spotify_min_score`, so a threshold of exactly 0.9412 accepts it and 0.9413 does not."""
+    found = item("t1", "Xxplosive", ["Dr. Dre"])
+    with ReplayServer(routes(**{"/v1/search": search(found)})) as server:
+        match = enricher(server, min_score=min_score).match("Dr. Dre", "Xplosive", with_audio_features=False)
+    assert match.score == 0.9412
+    assert match.matched is matched
 
 
 def test_candidates_without_an_id_or_not_objects_are_skipped() -> None:
@@ -119,6 +142,26 @@ def test_the_default_endpoints_are_spotifys() -> None:
 def test_audio_features_missing_for_the_track_are_unavailable(answer: Response) -> None:
     with ReplayServer(routes(**{"/v1/audio-features/": answer})) as server:
         assert enricher(server).audio_features("t1") == (None, "unavailable")
+
+
+def test_audio_features_silence_only_spotipys_deprecation_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    # spotipy warns (DeprecationWarning) on every audio_features call since Spotify deprecated the endpoint: that
+    # one is known and silenced; any other warning raised during the call (here a RuntimeWarning raised just before
+    # spotipy's) still reaches the caller.
+    features = {"id": "t1", "energy": 0.6}
+    with ReplayServer(routes(**{"/v1/audio-features/": Response(200, {"audio_features": [features]})})) as server:
+        enr = enricher(server)
+        spotipy_call = enr.sp.audio_features
+
+        def warning_call(tracks: list[str]) -> Any:
+            warnings.warn("client-side trouble", RuntimeWarning, stacklevel=1)
+            return spotipy_call(tracks)
+
+        monkeypatch.setattr(enr.sp, "audio_features", warning_call)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            assert enr.audio_features("t1") == (features, "ok")
+    assert [(w.category, str(w.message)) for w in seen] == [(RuntimeWarning, "client-side trouble")]
 
 
 def test_audio_features_stay_unavailable_after_a_403_without_asking_again() -> None:

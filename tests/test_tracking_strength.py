@@ -1,10 +1,15 @@
 """MLflow logging behaviours the tracking tests leave open (issue 16): saved models and their size, extra metrics,
-the CV folds tag, the eval scope, truncation of long values, a failed run, and the git commit. Oracles: file sizes
-from the file system, the commit read from `.git` by hand, and the values written out here."""
+the CV folds tag, the eval scope, truncation of long values, a failed run, the git commit (and no commit without a
+repository, without git, or from a git that hangs), the run name, `log_results`' defaults, the predictions CSV, each
+metric's step and timestamp, the artifact layout of SQLite and other stores, and a skipped run with predictions.
+Oracles: file sizes from the file system, the commit read from `.git` by hand or printed by `git rev-parse` run here,
+frames built by hand, the clock read around the call, and the values written out here."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +92,117 @@ def test_git_commit_reads_head(tmp_path: Path) -> None:
                     "--allow-empty", "-m", "first"], check=True)
     ref = (repo / ".git" / "HEAD").read_text().split()[-1]  # "ref: refs/heads/<branch>"
     assert git_commit(repo) == (repo / ".git" / ref).read_text().strip()
+
+
+def committed_repo(folder: Path) -> str:
+    """A git repository at `folder` with one commit; returns HEAD as `git rev-parse` prints it (the oracle)."""
+    folder.mkdir()
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q",
+                    "--allow-empty", "-m", "first"], check=True)
+    head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    assert len(head) == 40
+    return head
+
+
+def test_log_results_defaults_run_name_commit_csv_metric_step_and_plots(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `log_results` records when only the required arguments and `plots_dir` are given: the commit of the
+    project root's repository, the full eval scope, the model as the run's name, the predictions CSV as given
+    (no index column), each metric once at step 0 stamped with the logging time (MLflow: milliseconds since the
+    epoch), and the plots kept in `plots_dir`."""
+    head = committed_repo(tmp_path / "project")
+    monkeypatch.setenv("RAP_ANALYZER_ROOT", str(tmp_path / "project"))
+    predictions = pd.DataFrame({"source_key": ["a", "b", "c"], "artist": ["x", "x", "y"], "y_true": [1.0, 2.0, 4.0],
+                                "y_pred": [1.5, 2.0, 3.0]}, index=[7, 3, 5])  # an index that is not 0..n-1
+    result = ModelResult(model="ridge_tfidf", target="release_year", status="ok",
+                         metrics={"mae": 0.5, "rmse": 0.75}, predictions=predictions)
+    db_dir = tmp_path / "store"
+    uri = f"sqlite:///{db_dir}/mlflow.db"
+    before_ms = int(time.time() * 1000)
+    run_ids = log_results([result], "hash-defaults", uri=uri, plots_dir=tmp_path / "plots")
+    after_ms = int(time.time() * 1000)
+
+    client = MlflowClient(tracking_uri=uri)
+    run = client.get_run(run_ids["release_year/ridge_tfidf"])
+    assert run.info.run_name == "ridge_tfidf"
+    assert run.data.tags["git_commit"] == head and run.data.tags["eval_scope"] == "full"
+    assert run.data.tags["dataset_hash"] == "hash-defaults" and "cv_maes" not in run.data.tags  # no folds given
+    experiment = client.get_experiment(run.info.experiment_id)
+    # Artifacts beside the SQLite file, one folder per experiment (the module's documented layout).
+    assert experiment.artifact_location == (db_dir.resolve() / "artifacts" / "release_year").as_uri()
+
+    for key, value in {"mae": 0.5, "rmse": 0.75}.items():
+        (point,) = client.get_metric_history(run.info.run_id, key)
+        assert point.value == value and point.step == 0
+        assert before_ms <= point.timestamp <= after_ms
+
+    local = client.download_artifacts(run.info.run_id, "predictions_release_year_ridge_tfidf.csv", str(tmp_path))
+    expected = pd.DataFrame({"source_key": ["a", "b", "c"], "artist": ["x", "x", "y"], "y_true": [1.0, 2.0, 4.0],
+                             "y_pred": [1.5, 2.0, 3.0]})
+    pd.testing.assert_frame_equal(pd.read_csv(local), expected)
+
+    names = {"release_year_ridge_tfidf_pred_vs_actual.png", "release_year_ridge_tfidf_residuals.png"}
+    assert {p.name for p in (tmp_path / "plots").iterdir()} == names
+    assert {f.path for f in client.list_artifacts(run.info.run_id, "plots")} == {f"plots/{n}" for n in names}
+
+
+def test_no_commit_tag_outside_a_repository_or_without_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.setenv("RAP_ANALYZER_ROOT", str(plain))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run = MlflowClient(tracking_uri=uri).get_run(log_result(ok_result(), "h", uri=uri, kind="x", eval_scope="full"))
+    assert "git_commit" not in run.data.tags and run.data.tags["status"] == "ok"
+    committed_repo(tmp_path / "repo")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no git program at all
+    assert git_commit(tmp_path / "repo") is None
+
+
+@pytest.mark.slow
+def test_a_hung_git_gives_no_commit_instead_of_hanging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A git that never answers in time must not hold up logging: no commit, rather than a hang. The git here
+    would answer after 30 s; the call gives up well before (its bound, 10 s, is not documented, so only
+    'before 30 s' is checked)."""
+    repo = tmp_path / "repo"
+    committed_repo(repo)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "git"
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\nprint('{'f' * 40}')\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    started = time.monotonic()
+    assert git_commit(repo) is None
+    assert time.monotonic() - started < 30
+
+
+def test_a_store_that_is_not_sqlite_keeps_mlflows_own_artifact_location(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a SQLite store gets the `<db dir>/artifacts` layout; any other store (here MLflow's file store, which
+    it serves only when allowed) is used as MLflow sets it up: artifacts under `<root>/<experiment id>`."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "file-store").as_uri()
+    run_id = log_result(ok_result(), "h", uri=uri, kind="x", eval_scope="full")
+    client = MlflowClient(tracking_uri=uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["dataset_hash"] == "h"
+    assert client.get_experiment(run.info.experiment_id).artifact_location == f"{uri}/{run.info.experiment_id}"
+    assert "predictions_popularity_ridge_features.csv" in {f.path for f in client.list_artifacts(run_id)}
+
+
+def test_a_skipped_model_with_predictions_gets_no_scores_and_no_plots(tmp_path: Path) -> None:
+    """A run that is not ok records what was attempted, never numbers or plots that would read as its scores."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    predictions = pd.DataFrame({"source_key": ["a", "b"], "artist": ["x", "y"], "y_true": [1.0, 2.0],
+                                "y_pred": [1.5, 2.5]})
+    skipped = ModelResult(model="llm", target="popularity", status="skipped", reason="over budget",
+                          metrics={"mae": 0.5, "n": 2}, cv_maes=[], predictions=predictions)
+    run_id = log_result(skipped, "h", uri=uri, kind="llm", eval_scope="subset", plots_dir=tmp_path / "plots")
+    client = MlflowClient(tracking_uri=uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.metrics == {}
+    assert run.data.tags["status"] == "skipped" and "cv_maes" not in run.data.tags
+    assert {f.path for f in client.list_artifacts(run_id)} == {"predictions_popularity_llm.csv"}
+    assert not (tmp_path / "plots").exists()

@@ -76,6 +76,14 @@ def load_model(name: str = "all-MiniLM-L6-v2", max_seq_length: int = 256) -> Sen
     return model
 
 
+def encode_one(model: SentenceTransformer, text: str) -> np.ndarray:
+    """The unit-length embedding of one text (a search query, a prompt), shape (dim,), float32, from a model
+    `load_model` returned: what a served request compares with the stored vectors."""
+    vectors = model.encode([text], batch_size=1, show_progress_bar=False, convert_to_numpy=True,
+                           normalize_embeddings=True)
+    return np.asarray(vectors[0], dtype=np.float32)
+
+
 def _torch_encode(texts: list[str], params: EmbedParams, progress: bool, bf16: bool = False) -> np.ndarray:
     import torch
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from rap_analyzer.config import EmbedParams, FeaturesParams, project_root
+from rap_analyzer.config import EmbedParams, FeaturesParams
 from rap_analyzer.errors import UserError
 from rap_analyzer.models.baselines import (
     Baseline,
@@ -45,6 +44,7 @@ from rap_analyzer.models.baselines import (
     RuleBaseline,
     rule_predict,
 )
+from rap_analyzer.models.bento_store import bentoml_home, model_store
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -337,24 +337,6 @@ def _jsonable(value: Any) -> Any:
 
 # ---------------------------------------------------------------- the champion in the BentoML store
 
-def bentoml_home() -> Path:
-    """$BENTOML_HOME, else `<project root>/data/bentoml` (also exported, so bentoml itself agrees)."""
-    home = os.environ.get("BENTOML_HOME")
-    if not home:
-        home = str(project_root() / "data" / "bentoml")
-        os.environ["BENTOML_HOME"] = home
-    return Path(home)
-
-
-def _store() -> Any:
-    bentoml_home()  # before bentoml's first import
-    from bentoml._internal.models import ModelStore
-
-    folder = bentoml_home() / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    return ModelStore(folder)
-
-
 def model_name(target: str) -> str:
     return f"rap-analyzer-{target}"
 
@@ -380,7 +362,7 @@ def save_champion(predictor: Predictor, target: str, metadata: dict[str, Any]) -
     metadata = _defined({**metadata, "target": target})
     labels = {k: str(v) for k, v in metadata.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
     with bentoml.models.create(model_name(target), labels=labels, metadata=metadata,
-                               _model_store=_store()) as model:
+                               _model_store=model_store()) as model:
         save_predictor(predictor, Path(model.path) / "predictor")
     return str(model.tag)
 
@@ -399,7 +381,7 @@ def load_champion(target: str, tag: str | None = None) -> Champion:
     if not ref.startswith(f"{name}:"):
         raise UserError(f"tag {ref!r} is not a {target} model; tags look like {name}:<version>")
     try:
-        model = bentoml.models.get(ref, _model_store=_store())
+        model = bentoml.models.get(ref, _model_store=model_store())
     except NotFound as exc:
         raise UserError(f"no champion {ref} in the BentoML store at {bentoml_home()}: run `make run` or "
                         "`dvc repro select` to select and save one (or set BENTOML_HOME)") from exc

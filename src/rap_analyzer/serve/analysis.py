@@ -18,7 +18,7 @@ import numpy as np
 from rap_analyzer.config import Params
 from rap_analyzer.errors import ServiceUnavailableError
 from rap_analyzer.features import extract_features
-from rap_analyzer.models.embeddings import model_key
+from rap_analyzer.models.embeddings import encode_one, model_key
 from rap_analyzer.serve import trends as trends_sql
 from rap_analyzer.serve.access import API_KEY_ENV
 from rap_analyzer.serve.database import Database
@@ -39,9 +39,7 @@ class Analyzer:
 
     def encode(self, text: str) -> np.ndarray:
         """The normalised (unit-length) embedding of one text, shape (384,), as the embed stage makes them."""
-        vectors = self.encoder.encode([text], batch_size=1, show_progress_bar=False, convert_to_numpy=True,
-                                      normalize_embeddings=True)
-        return np.asarray(vectors[0], dtype=np.float32)
+        return encode_one(self.encoder, text)
 
     def _timed_query(self, endpoint: str, run: Any) -> Any:
         started = time.perf_counter()

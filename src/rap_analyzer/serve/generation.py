@@ -7,9 +7,10 @@ run, a request naming an artist answers 503 with the same, and /generate without
 
 Caching: a reply is cached (Redis, `serve.cache_ttl_s`) under the SHA-256 of every input that shapes it: the
 endpoint, the text, the canonical artist, k, max_tokens, temperature, seed, the model, the prompt version and the
-prompt texts' fingerprint, the example length, the verbatim threshold, the embedding model and the classifier's
-tag. Only deterministic requests are cached: temperature 0, or a seed. A request at temperature > 0 without a seed
-asks for a new sample each time, so it is never answered from the cache (nor stored). A seeded request is
+prompt texts' fingerprint, the example length, the verbatim threshold, `index.ef_search`, the embedding model and
+the classifier's tag (`reply_fields`). Re-indexing the corpus is not in the key: a reply cached before it is served
+until its TTL ends. Only deterministic requests are cached: temperature 0, or a seed. A request at temperature > 0
+without a seed asks for a new sample each time, so it is never answered from the cache (nor stored). A seeded request is
 answered from the cache the second time, which is also what makes it repeatable on the local llama.cpp server
 (whose seeded replies can still differ between uncached calls: its KV-cache reuse changes the floating-point path,
 see `rap_analyzer.models.llm.local_server`). Failures are never cached.
@@ -41,6 +42,20 @@ SWITCHED_OFF = ("generation is switched off on this server: set generation.enabl
 def cache_key(fields: dict[str, Any]) -> str:
     """SHA-256 hex of the request's fields as canonical JSON (sorted keys)."""
     return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def reply_fields(params: Params, *, endpoint: str, text: str, artist: str | None, k: int, max_tokens: int,
+                 temperature: float, seed: int | None, model: str, classifier_tag: str | None) -> dict[str, Any]:
+    """Every input that shapes a reply, for `cache_key`: the request (its defaults already applied), the model, the
+    prompt's version and texts, the settings that decide which verses are retrieved and how they are quoted
+    (`generation.example_chars`, `index.ef_search`, the embedding model) and how the reply is flagged
+    (`generation.verbatim_run_words`), and the classifier version that scores it. tests/test_generation_cache_key.py
+    lists the settings left out (bounds a request is checked against, defaults resolved before this) and why."""
+    return {"endpoint": endpoint, "text": text, "artist": artist, "k": k, "max_tokens": max_tokens,
+            "temperature": temperature, "seed": seed, "model": model, "prompt_version": PROMPT_VERSION,
+            "prompt": prompt_fingerprint(), "example_chars": params.generation.example_chars,
+            "verbatim_run_words": params.generation.verbatim_run_words, "ef_search": params.index.ef_search,
+            "embedding": model_key(params.embed), "classifier": classifier_tag}
 
 
 def response_body(result: WriteResult, verbatim_run_words: int, cached: bool) -> dict[str, Any]:
@@ -84,13 +99,9 @@ class Generation:
         model = used.model
         key = None
         if temperature == 0 or seed is not None:
-            key = cache_key({
-                "endpoint": endpoint, "text": text, "artist": canonical, "k": k, "max_tokens": max_tokens,
-                "temperature": temperature, "seed": seed, "model": model, "prompt_version": PROMPT_VERSION,
-                "prompt": prompt_fingerprint(), "example_chars": self.settings.example_chars,
-                "verbatim_run_words": self.settings.verbatim_run_words, "embedding": self.embed_model,
-                "classifier": self.classifier_tag,
-            })
+            key = cache_key(reply_fields(self.params, endpoint=endpoint, text=text, artist=canonical, k=k,
+                                         max_tokens=max_tokens, temperature=temperature, seed=seed, model=model,
+                                         classifier_tag=self.classifier_tag))
             hit = self.cache.get(key)
             if hit is not None:
                 return {**hit, "cached": True}

@@ -29,6 +29,16 @@ from rap_analyzer.store.cache import JsonCache
 log = logging.getLogger(__name__)
 
 
+def worker_llm_params(llm: LLMParams, workers: int, cores: int) -> LLMParams:
+    """`llm` for one of `workers` service workers on `cores` CPU cores. `n_threads: null` means every core for the
+    llm_eval stage, which runs alone; here each worker runs its own llama.cpp server, and servers sharing cores wait
+    on each other's threads (README, LLM baseline), so each gets `cores // workers` threads (at least 1). A set
+    `n_threads` is kept."""
+    if llm.n_threads is not None:
+        return llm
+    return llm.model_copy(update={"n_threads": max(1, cores // workers)})
+
+
 class LinkedJsonCache(JsonCache):
     """JsonCache whose reads and writes go through the service's fail-fast Redis link (down: a miss)."""
 

@@ -36,7 +36,7 @@ from rap_analyzer.serve.cache import PredictionCache, RedisLink
 from rap_analyzer.serve.database import Database
 from rap_analyzer.serve.deployment import export_service_urls, redis_url
 from rap_analyzer.serve.generation import Generation
-from rap_analyzer.serve.llm import LLMAnalyst, SharedBackend
+from rap_analyzer.serve.llm import LLMAnalyst, SharedBackend, worker_llm_params
 from rap_analyzer.serve.metrics import series
 from rap_analyzer.serve.predictions import Predictions, ServedModel
 from rap_analyzer.serve.responses import answers_errors
@@ -99,10 +99,7 @@ class RapAnalyzer:
                                            ("release_year", self.release_year_model))]
         models = [ServedModel(c.target, c.tag, c.predictor, c.metadata) for c in champions]
         redis = RedisLink(redis_url, SERVE.redis_timeout_s)
-        llm = PARAMS.llm_eval
-        if llm.n_threads is None:  # "every core" for the stage; here each worker runs its own llama.cpp server, and
-            # servers sharing cores wait on each other's threads (README, LLM baseline): the cores are split instead
-            llm = llm.model_copy(update={"n_threads": max(1, (os.cpu_count() or 1) // SERVE.workers)})
+        llm = worker_llm_params(PARAMS.llm_eval, SERVE.workers, os.cpu_count() or 1)
         backend = SharedBackend(llm)  # one per worker: /analyze's LLM path and generation
         encoder = load_model(PARAMS.embed.model, PARAMS.embed.max_seq_length)
         database = Database(PARAMS, SERVE.db_timeout_s)

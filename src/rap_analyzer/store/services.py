@@ -45,8 +45,13 @@ def redact_url(url: str) -> str:
         info = None
     if info is not None and (url.startswith(("postgres://", "postgresql://")) or "://" not in url):
         host, port, name = info.get("host") or "?", info.get("port"), info.get("dbname")
-        return f"postgresql://{host}{':' + str(port) if port else ''}{'/' + str(name) if name else ''}"
+        shown = f"postgresql://{host}{':' + str(port) if port else ''}{'/' + str(name) if name else ''}"
+        # An "@" left in the host or database: a password with an unencoded "/" or "@" ended the user info
+        # early, and its pieces were read as host, port and database.
+        return "postgresql://?" if "@" in shown else shown
     parts = urlsplit(url)
+    if "@" in url and "@" not in parts.netloc:  # the same, cut at a "/", "?" or "#" in the password
+        return f"{parts.scheme}://?"
     try:
         port = parts.port
     except ValueError:

@@ -28,7 +28,8 @@ _INLINE_CREDIT = re.compile(r"\s+(?:feat\.?|ft\.?|featuring)\s.*$", re.IGNORECAS
 # A bracket or dash part that starts with one of these is a credit, not part of the title.
 # "with" only in lower case, as Spotify writes its credits: "(With You)" is a subtitle.
 _CREDIT = re.compile(r"(?i:feat|ft|featuring|prod|produced by)\b|with\s")
-_YEAR = r"(?:\d{4}(?:\s*/\s*\d{4})?)"
+# Two years ("1994/2011") as the match key writes them: the "/" is a space there.
+_YEAR = r"(?:\d{4}(?: \d{4})?)"
 # Markers that name the same recording (on the match key: lower case, words separated by one space).
 _SAME_RECORDING = re.compile(
     rf"(?:(?:{_YEAR} )?(?:digital(?:ly)? )?remaster(?:ed)?(?: {_YEAR})?(?: (?:version|edition|mix))?(?: {_YEAR})?"

@@ -21,7 +21,6 @@ version of `CLASSIFIER_NAME` in the project's BentoML store (`save_to_store` / `
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from rap_analyzer.config import ArtistClassifierParams, EmbedParams, project_root
+from rap_analyzer.config import ArtistClassifierParams, EmbedParams
 from rap_analyzer.errors import UserError
+from rap_analyzer.models.bento_store import bentoml_home, model_store
 from rap_analyzer.scrape.cleaning import clean_text
 from rap_analyzer.text import fold_text
 
@@ -369,26 +369,6 @@ def load_classifier(directory: Path) -> ArtistClassifier:
     return clf
 
 
-def bentoml_home() -> Path:
-    """$BENTOML_HOME, else `<project root>/data/bentoml` (exported, so bentoml agrees): the champions' store
-    (`rap_analyzer.models.predictor.bentoml_home`, not imported here since that module brings every predictor kind,
-    LoRA included, into this stage's dependencies)."""
-    home = os.environ.get("BENTOML_HOME")
-    if not home:
-        home = str(project_root() / "data" / "bentoml")
-        os.environ["BENTOML_HOME"] = home
-    return Path(home)
-
-
-def _store() -> Any:
-    bentoml_home()  # before bentoml's first import
-    from bentoml._internal.models import ModelStore
-
-    folder = bentoml_home() / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    return ModelStore(folder)
-
-
 def save_to_store(clf: ArtistClassifier, metadata: dict[str, Any]) -> str:
     """Save `clf` as a new version of `CLASSIFIER_NAME` in the project's BentoML store (`$BENTOML_HOME`, default
     `<project root>/data/bentoml`, as the champions); `metadata` (JSON-like, no None) becomes the model's metadata
@@ -396,7 +376,7 @@ def save_to_store(clf: ArtistClassifier, metadata: dict[str, Any]) -> str:
     import bentoml
 
     labels = {k: str(v) for k, v in metadata.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
-    with bentoml.models.create(CLASSIFIER_NAME, labels=labels, metadata=metadata, _model_store=_store()) as model:
+    with bentoml.models.create(CLASSIFIER_NAME, labels=labels, metadata=metadata, _model_store=model_store()) as model:
         save_classifier(clf, Path(model.path) / "classifier")
     return str(model.tag)
 
@@ -411,7 +391,7 @@ def load_from_store(tag: str = "latest") -> tuple[ArtistClassifier, str]:
     if not ref.startswith(f"{CLASSIFIER_NAME}:"):
         raise UserError(f"tag {ref!r} is not an artist classifier; tags look like {CLASSIFIER_NAME}:<version>")
     try:
-        model = bentoml.models.get(ref, _model_store=_store())
+        model = bentoml.models.get(ref, _model_store=model_store())
     except NotFound as exc:
         raise UserError(f"no artist classifier {ref} in the BentoML store at {bentoml_home()}: run "
                         "`dvc repro artist_classifier` to train and save one (or set BENTOML_HOME)") from exc

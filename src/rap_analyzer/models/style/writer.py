@@ -30,6 +30,7 @@ import psycopg
 
 from rap_analyzer.config import GenerationParams
 from rap_analyzer.errors import ServiceUnavailableError
+from rap_analyzer.models.embeddings import encode_one
 from rap_analyzer.models.llm.base import Backend, Reply, RequestFailure, Sampling
 from rap_analyzer.models.style.artists import resolve_artist
 from rap_analyzer.models.style.classifier import CLASSIFIER_NAME, ArtistClassifier, StyleScore, normalise_lyrics
@@ -146,9 +147,7 @@ class StyleWriter:
 
     def encode(self, text: str) -> np.ndarray:
         """The unit-length embedding of `text`, shape (dim,), as the embed stage makes them."""
-        vectors = self.encoder.encode([text], batch_size=1, show_progress_bar=False, convert_to_numpy=True,
-                                      normalize_embeddings=True)
-        return np.asarray(vectors[0], dtype=np.float32)
+        return encode_one(self.encoder, text)
 
     def retrieve(self, text: str, artist: str, k: int) -> list[Example]:
         """The `k` tracks of `artist` (canonical name) nearest to `text`, best first, each quoted as an example.
