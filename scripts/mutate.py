@@ -36,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))  # the checkout's package, for its settings and embedded servers
 PACKAGE = "src/rap_analyzer"
 # module (relative to src/rap_analyzer) -> the test files that guard it; a module's score is only as good as these.
 MODULES: dict[str, list[str]] = {
@@ -92,7 +93,6 @@ FORK_UNSAFE = {"scrape/merge.py", "scrape/pipeline.py", "store/tracks.py"}
 
 
 def _shared_dir() -> Path:
-    sys.path.insert(0, str(REPO / "src"))
     from rap_analyzer.config import load_params
 
     return load_params(REPO / "params.yaml").shared_path("").resolve()
@@ -115,7 +115,6 @@ def _mutant_pattern(target: str) -> str | None:
 
 def _start_servers(root: Path) -> dict[str, str]:
     """One embedded PostgreSQL and Valkey for every mutant of this run (stopped when this script exits)."""
-    sys.path.insert(0, str(REPO / "src"))
     from rap_analyzer.store import services
 
     return {"RAP_ANALYZER_TEST_PG_URL": services.embedded_postgres_url(root / "servers" / "pg"),
